@@ -1,0 +1,87 @@
+import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { mkdir } from 'node:fs/promises';
+import postgres from 'postgres';
+import * as schema from './schema/index.ts';
+
+export { schema };
+
+/** The query API both drivers share; services and query modules depend on this, never on a driver. */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export type DatabaseDriver = 'pglite' | 'postgres';
+
+export interface Database {
+	readonly db: Db;
+	readonly driver: DatabaseDriver;
+	/** Runs the callback on one connection held for its duration (PGlite only has one). */
+	withDedicatedConnection<T>(callback: (connection: DedicatedConnection) => Promise<T>): Promise<T>;
+	close(): Promise<void>;
+}
+
+export interface DedicatedConnection {
+	db: Db;
+	exec(query: string): Promise<unknown>;
+}
+
+export type DatabaseOptions =
+	| { url: string; maxConnections?: number; connectTimeoutSeconds?: number }
+	| { dataDir: string }
+	| { pglite: PGlite };
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+	if ('url' in options) return openPostgres(options);
+	let client: PGlite;
+	if ('pglite' in options) {
+		client = options.pglite;
+	} else {
+		await mkdir(options.dataDir, { recursive: true });
+		client = await PGlite.create(options.dataDir);
+	}
+	const db = drizzlePglite({ client, schema }) as unknown as Db;
+	return {
+		db,
+		driver: 'pglite',
+		withDedicatedConnection: (callback) => callback({ db, exec: (query) => client.exec(query) }),
+		close: async () => {
+			if (!client.closed) await client.close();
+		}
+	};
+}
+
+function openPostgres(options: {
+	url: string;
+	maxConnections?: number;
+	connectTimeoutSeconds?: number;
+}): Database {
+	const connect = (max: number) =>
+		postgres(options.url, {
+			max,
+			connect_timeout: options.connectTimeoutSeconds ?? 10,
+			onnotice: () => {}
+		});
+	const client = connect(options.maxConnections ?? 10);
+	return {
+		db: drizzlePostgres({ client, schema }) as unknown as Db,
+		driver: 'postgres',
+		withDedicatedConnection: async (callback) => {
+			// A client of its own with one connection, so session state (locks) cannot leak into the pool.
+			const single = connect(1);
+			try {
+				const db = drizzlePostgres({ client: single, schema }) as unknown as Db;
+				return await callback({ db, exec: (query) => single.unsafe(query) });
+			} finally {
+				await single.end({ timeout: 5 });
+			}
+		},
+		close: () => client.end({ timeout: 5 })
+	};
+}
+
+/** Round-trips a trivial query; rejects when the database cannot answer. */
+export async function pingDatabase(database: Database): Promise<void> {
+	await database.db.execute(sql`select 1`);
+}

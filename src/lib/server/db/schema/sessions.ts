@@ -1,0 +1,21 @@
+import { index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { users } from './users.ts';
+
+export const sessions = pgTable(
+	'sessions',
+	{
+		// SHA-256 of the session token (hex): the token itself is never stored.
+		id: text('id').primaryKey(),
+		userId: uuid('user_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+		lastSeenAt: timestamp('last_seen_at', { withTimezone: true }).notNull().defaultNow(),
+		expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+		ip: text('ip'),
+		userAgent: text('user_agent')
+	},
+	(table) => [index('sessions_user_id_idx').on(table.userId)]
+);
+
+export type Session = typeof sessions.$inferSelect;

@@ -1,0 +1,97 @@
+import path from 'node:path';
+import { openDatabase, pingDatabase, type Database } from './db/index.ts';
+import { migrateDatabase, migrationStatus } from './db/migrate.ts';
+import { isEmbedded, type Config } from './platform/config.ts';
+import { createLogger, type Logger } from './platform/logger.ts';
+import { resolveSecretKey } from './platform/secret-key.ts';
+import { createInProcessBus, type EventBus } from './realtime/bus.ts';
+import { createRedisBus } from './realtime/redis-bus.ts';
+
+/** Everything a process holds for its lifetime: built once at start-up, closed once at shutdown. */
+export interface Runtime {
+	readonly config: Config;
+	readonly logger: Logger;
+	readonly database: Database;
+	readonly bus: EventBus;
+	readonly secretKey: string;
+	close(): Promise<void>;
+}
+
+export async function startRuntime(config: Config, logger = createLogger(config)): Promise<Runtime> {
+	const secretKey = await resolveSecretKey(config);
+	const database = await openDatabase(
+		config.DATABASE_URL
+			? { url: config.DATABASE_URL }
+			: { dataDir: path.join(config.DATA_DIR, 'pg') }
+	);
+	let bus: EventBus | undefined;
+	try {
+		await migrateDatabase(database);
+		const reportBusError = (error: unknown, channel: string) =>
+			logger.error({ err: error, channel }, 'event bus handler failed');
+		bus = config.REDIS_URL
+			? await createRedisBus(config.REDIS_URL, reportBusError)
+			: createInProcessBus(reportBusError);
+	} catch (error) {
+		await database.close();
+		throw error;
+	}
+	logger.info(
+		{ database: database.driver, bus: bus.kind, embedded: isEmbedded(config) },
+		'runtime started'
+	);
+	const openBus = bus;
+	let closing: Promise<void> | undefined;
+	return {
+		config,
+		logger,
+		database,
+		bus: openBus,
+		secretKey,
+		close() {
+			closing ??= (async () => {
+				await openBus.close();
+				await database.close();
+				logger.info('runtime closed');
+			})();
+			return closing;
+		}
+	};
+}
+
+export interface Readiness {
+	ready: boolean;
+	checks: Record<string, { ok: boolean; detail?: string }>;
+}
+
+const readinessTimeoutMs = 2_000;
+
+/** Whether this process can serve traffic: database reachable and migrated, bus reachable. */
+export async function checkReadiness(runtime: Pick<Runtime, 'database' | 'bus'>): Promise<Readiness> {
+	const [database, bus] = await Promise.all([
+		probe(async () => {
+			await pingDatabase(runtime.database);
+			const status = await migrationStatus(runtime.database);
+			if (!status.upToDate) {
+				throw new Error(`migrations pending (${status.applied} of ${status.expected} applied)`);
+			}
+		}),
+		probe(() => runtime.bus.ping())
+	]);
+	return { ready: database.ok && bus.ok, checks: { database, bus } };
+}
+
+async function probe(check: () => Promise<void>): Promise<{ ok: boolean; detail?: string }> {
+	let timer: NodeJS.Timeout | undefined;
+	const timeout = new Promise<never>((_, reject) => {
+		timer = setTimeout(() => reject(new Error('timed out')), readinessTimeoutMs);
+	});
+	try {
+		await Promise.race([check(), timeout]);
+		return { ok: true };
+	} catch (error) {
+		return { ok: false, detail: error instanceof Error ? error.message : String(error) };
+	} finally {
+		clearTimeout(timer);
+	}
+}
