@@ -37,13 +37,35 @@ export function createGracefulServer(handler, { shutdownTimeoutMs, onClosed }) {
 	return { server, shutdown };
 }
 
+// Without ORIGIN, adapter-node would assume every request came over https (breaking the CSRF origin
+// check on a plain-http laptop install). We tell it the real protocol of each connection instead,
+// through a header we overwrite on every request so a client cannot forge it.
+const connectionProtocolHeader = 'x-awe-connection-protocol';
+
+/** @typedef {(req: http.IncomingMessage, res: http.ServerResponse) => void} RequestHandler */
+
+/** @param {RequestHandler} handler */
+function withConnectionProtocol(handler) {
+	return (/** @type {http.IncomingMessage} */ req, /** @type {http.ServerResponse} */ res) => {
+		req.headers[connectionProtocolHeader] = /** @type {import('node:tls').TLSSocket} */ (req.socket)
+			.encrypted
+			? 'https'
+			: 'http';
+		handler(req, res);
+	};
+}
+
 async function main() {
+	const deriveProtocol = !process.env.ORIGIN && !process.env.PROTOCOL_HEADER;
+	if (deriveProtocol) process.env.PROTOCOL_HEADER = connectionProtocolHeader;
 	let runtime;
-	/** @type {import('./build/handler.js')['handler']} */
+	/** @type {RequestHandler} */
 	let handler;
 	try {
 		// Importing the handler runs hooks.server.ts `init`: config, database, migrations, bus.
-		({ handler } = await import('./build/handler.js'));
+		// (A path in a variable keeps the type checker out of the generated bundle.)
+		const builtHandler = './build/handler.js';
+		({ handler } = await import(builtHandler));
 		runtime = /** @type {import('./src/lib/server/runtime.ts').Runtime} */ (
 			/** @type {Record<symbol, unknown>} */ (globalThis)[Symbol.for('awe.runtime')]
 		);
@@ -53,10 +75,13 @@ async function main() {
 		process.exit(1);
 	}
 	const { config, logger } = runtime;
-	const { server, shutdown } = createGracefulServer(handler, {
-		shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT * 1000,
-		onClosed: () => runtime.close()
-	});
+	const { server, shutdown } = createGracefulServer(
+		deriveProtocol ? withConnectionProtocol(handler) : handler,
+		{
+			shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT * 1000,
+			onClosed: () => runtime.close()
+		}
+	);
 
 	/** @param {NodeJS.Signals} signal */
 	const onSignal = (signal) => {

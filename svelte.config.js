@@ -16,6 +16,8 @@ const config = {
 				'default-src': ['self'],
 				'script-src': ['self'],
 				'style-src': ['self'],
+				// Style attributes only (Svelte's `style:` directive, the route announcer); <style> stays blocked.
+				'style-src-attr': ['unsafe-inline'],
 				'img-src': ['self', 'data:'],
 				'font-src': ['self'],
 				'connect-src': ['self'],
@@ -27,7 +29,12 @@ const config = {
 		},
 		typescript: {
 			config: (tsconfig) => {
-				tsconfig.include.push('../drizzle.config.ts', '../server.js', '../scripts/**/*', '../tests/**/*');
+				tsconfig.include.push(
+					'../drizzle.config.ts',
+					'../server.js',
+					'../scripts/**/*',
+					'../tests/**/*'
+				);
 			}
 		}
 	}

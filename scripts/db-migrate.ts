@@ -7,16 +7,22 @@ import { loadConfig } from '../src/lib/server/platform/config.ts';
 try {
 	const config = loadConfig();
 	const database = await openDatabase(
-		config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: path.join(config.DATA_DIR, 'pg') }
+		config.DATABASE_URL
+			? { url: config.DATABASE_URL }
+			: { dataDir: path.join(config.DATA_DIR, 'pg') }
 	);
 	try {
 		await migrateDatabase(database);
 		const status = await migrationStatus(database);
-		console.log(`Migrations applied: ${status.applied} of ${status.expected} (${database.driver}).`);
+		console.log(
+			`Migrations applied: ${status.applied} of ${status.expected} (${database.driver}).`
+		);
 	} finally {
 		await database.close();
 	}
 } catch (error) {
-	console.error(`Migration failed: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`);
+	console.error(
+		`Migration failed: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`
+	);
 	process.exit(1);
 }

@@ -12,20 +12,28 @@ function newestChange(file) {
 	const stat = statSync(file);
 	if (!stat.isDirectory()) return stat.mtimeMs;
 	let newest = stat.mtimeMs;
-	for (const entry of readdirSync(file)) newest = Math.max(newest, newestChange(path.join(file, entry)));
+	for (const entry of readdirSync(file))
+		newest = Math.max(newest, newestChange(path.join(file, entry)));
 	return newest;
 }
 
 const builtAt = existsSync(builtMarker) ? statSync(builtMarker).mtimeMs : 0;
 const changedAt = Math.max(
-	...sources.map((source) => path.join(root, source)).filter(existsSync).map(newestChange)
+	...sources
+		.map((source) => path.join(root, source))
+		.filter(existsSync)
+		.map(newestChange)
 );
 if (changedAt > builtAt) {
 	console.log('Building AWE…');
-	const build = spawnSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build'], {
-		cwd: root,
-		stdio: 'inherit'
-	});
+	const build = spawnSync(
+		process.execPath,
+		[path.join(root, 'node_modules/vite/bin/vite.js'), 'build'],
+		{
+			cwd: root,
+			stdio: 'inherit'
+		}
+	);
 	if (build.status !== 0) process.exit(build.status ?? 1);
 }
 

@@ -1,6 +1,12 @@
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { auditLog, memberships, sessions, users, workspaces } from '../../src/lib/server/db/schema/index.ts';
+import {
+	auditLog,
+	memberships,
+	sessions,
+	users,
+	workspaces
+} from '../../src/lib/server/db/schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 
 const testDb = useTestDatabase();
@@ -48,8 +54,12 @@ describe('data layer (runs on PGlite and PostgreSQL alike)', () => {
 		).rejects.toThrow();
 
 		await testDb.database.db.delete(users).where(eq(users.id, user.id));
-		expect(await testDb.database.db.select().from(memberships).where(eq(memberships.userId, user.id))).toEqual([]);
-		expect(await testDb.database.db.select().from(sessions).where(eq(sessions.userId, user.id))).toEqual([]);
+		expect(
+			await testDb.database.db.select().from(memberships).where(eq(memberships.userId, user.id))
+		).toEqual([]);
+		expect(
+			await testDb.database.db.select().from(sessions).where(eq(sessions.userId, user.id))
+		).toEqual([]);
 	});
 
 	it('numbers audit entries in order and keeps them when the actor is deleted', async () => {
@@ -63,7 +73,10 @@ describe('data layer (runs on PGlite and PostgreSQL alike)', () => {
 			.returning();
 		expect((inserted[1]?.id ?? 0) > (inserted[0]?.id ?? 0)).toBe(true);
 		await testDb.database.db.delete(users).where(eq(users.id, user.id));
-		const kept = await testDb.database.db.select().from(auditLog).where(eq(auditLog.action, 'auth.sign_in'));
+		const kept = await testDb.database.db
+			.select()
+			.from(auditLog)
+			.where(eq(auditLog.action, 'auth.sign_in'));
 		expect(kept).toHaveLength(1);
 		expect(kept[0]).toMatchObject({ actorUserId: null, details: { method: 'password' } });
 	});
@@ -71,8 +84,12 @@ describe('data layer (runs on PGlite and PostgreSQL alike)', () => {
 	it('rolls a failed transaction back completely', async () => {
 		await expect(
 			testDb.database.db.transaction(async (tx) => {
-				await tx.insert(users).values({ email: 'half@example.com', name: 'Half', passwordHash: 'x' });
-				await tx.insert(users).values({ email: 'HALF@example.com', name: 'Dup', passwordHash: 'x' });
+				await tx
+					.insert(users)
+					.values({ email: 'half@example.com', name: 'Half', passwordHash: 'x' });
+				await tx
+					.insert(users)
+					.values({ email: 'HALF@example.com', name: 'Dup', passwordHash: 'x' });
 			})
 		).rejects.toThrow();
 		expect(await testDb.database.db.select().from(users).where(eq(users.name, 'Half'))).toEqual([]);

@@ -30,7 +30,10 @@ describe('embedded mode', () => {
 
 		const second = await startRuntime(config, logger);
 		try {
-			const found = await second.database.db.select().from(users).where(eq(users.email, 'persist@example.com'));
+			const found = await second.database.db
+				.select()
+				.from(users)
+				.where(eq(users.email, 'persist@example.com'));
 			expect(found.map((user) => user.name)).toEqual(['Persisted']);
 			expect(second.secretKey).toBe(first.secretKey);
 			expect((await checkReadiness(second)).ready).toBe(true);

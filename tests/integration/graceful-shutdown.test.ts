@@ -23,11 +23,17 @@ function start(handler: http.RequestListener, shutdownTimeoutMs = 5_000) {
 			events.push('closed');
 		}
 	});
-	return new Promise<{ port: number; events: string[]; shutdown: () => Promise<void> }>((resolve) => {
-		graceful.server.listen(0, '127.0.0.1', () => {
-			resolve({ port: (graceful.server.address() as AddressInfo).port, events, shutdown: graceful.shutdown });
-		});
-	});
+	return new Promise<{ port: number; events: string[]; shutdown: () => Promise<void> }>(
+		(resolve) => {
+			graceful.server.listen(0, '127.0.0.1', () => {
+				resolve({
+					port: (graceful.server.address() as AddressInfo).port,
+					events,
+					shutdown: graceful.shutdown
+				});
+			});
+		}
+	);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,6 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
-import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
-import { sql } from 'drizzle-orm';
+import { is, sql } from 'drizzle-orm';
+import { getTableConfig, PgTable } from 'drizzle-orm/pg-core';
 import { describe, expect, it } from 'vitest';
 import { openDatabase, schema, type Database } from '../../src/lib/server/db/index.ts';
 import { migrateDatabase, migrationStatus, rows } from '../../src/lib/server/db/migrate.ts';
@@ -33,9 +33,7 @@ async function describeSchema(database: Database) {
 	return { columns, indexes };
 }
 
-const tables = Object.values(schema).filter(
-	(value): value is PgTable => typeof value === 'object' && value !== null && Symbol.for('drizzle:IsDrizzleTable') in value
-);
+const tables = Object.values(schema).filter((value) => is(value, PgTable)) as PgTable[];
 
 describe('migrations', () => {
 	it('create every table and column of the Drizzle schema, with its nullability', async () => {
@@ -58,15 +56,18 @@ describe('migrations', () => {
 		expect(await describeSchema(testDb.database)).toEqual(before);
 	});
 
-	it.runIf(serverUrl)('produce the same tables, columns and indexes on PGlite and PostgreSQL', async () => {
-		const pglite = await openDatabase({ pglite: await PGlite.create() });
-		try {
-			await migrateDatabase(pglite);
-			expect(await describeSchema(pglite)).toEqual(await describeSchema(testDb.database));
-		} finally {
-			await pglite.close();
+	it.runIf(serverUrl)(
+		'produce the same tables, columns and indexes on PGlite and PostgreSQL',
+		async () => {
+			const pglite = await openDatabase({ pglite: await PGlite.create() });
+			try {
+				await migrateDatabase(pglite);
+				expect(await describeSchema(pglite)).toEqual(await describeSchema(testDb.database));
+			} finally {
+				await pglite.close();
+			}
 		}
-	});
+	);
 
 	it.runIf(serverUrl)('are applied once when several processes start together', async () => {
 		const url = serverUrl as string;
@@ -77,7 +78,10 @@ describe('migrations', () => {
 		);
 		try {
 			await Promise.all(starters.map((database) => migrateDatabase(database)));
-			expect(await migrationStatus(starters[0] as Database)).toMatchObject({ applied: 1, upToDate: true });
+			expect(await migrationStatus(starters[0] as Database)).toMatchObject({
+				applied: 1,
+				upToDate: true
+			});
 		} finally {
 			await Promise.all(starters.map((database) => database.close()));
 			await adminStatement(url, `drop database if exists "${name}" with (force)`);

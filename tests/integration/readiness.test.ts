@@ -21,11 +21,17 @@ describe('readiness', () => {
 	it('is ready with a reachable, migrated database and bus', async () => {
 		const response = await callReadyz({ database: testDb.database, bus: openBus() });
 		expect(response.status).toBe(200);
-		expect(await response.json()).toEqual({ status: 'ready', checks: { database: 'ok', bus: 'ok' } });
+		expect(await response.json()).toEqual({
+			status: 'ready',
+			checks: { database: 'ok', bus: 'ok' }
+		});
 	});
 
 	it('answers 503 when PostgreSQL cannot be reached, without leaking why', async () => {
-		const unreachable = await openDatabase({ url: 'postgres://awe@127.0.0.1:1/awe', connectTimeoutSeconds: 1 });
+		const unreachable = await openDatabase({
+			url: 'postgres://awe@127.0.0.1:1/awe',
+			connectTimeoutSeconds: 1
+		});
 		try {
 			const response = await callReadyz({ database: unreachable, bus: openBus() });
 			expect(response.status).toBe(503);

@@ -23,7 +23,10 @@ export default async function setup(project: TestProject) {
 	if (serverUrl) {
 		const template = uniqueDatabaseName('awe_template');
 		await adminStatement(serverUrl, `create database "${template}"`);
-		const database = await openDatabase({ url: databaseUrl(serverUrl, template), maxConnections: 1 });
+		const database = await openDatabase({
+			url: databaseUrl(serverUrl, template),
+			maxConnections: 1
+		});
 		try {
 			await migrateDatabase(database);
 		} finally {

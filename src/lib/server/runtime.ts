@@ -17,7 +17,10 @@ export interface Runtime {
 	close(): Promise<void>;
 }
 
-export async function startRuntime(config: Config, logger = createLogger(config)): Promise<Runtime> {
+export async function startRuntime(
+	config: Config,
+	logger = createLogger(config)
+): Promise<Runtime> {
 	const secretKey = await resolveSecretKey(config);
 	const database = await openDatabase(
 		config.DATABASE_URL
@@ -67,7 +70,9 @@ export interface Readiness {
 const readinessTimeoutMs = 2_000;
 
 /** Whether this process can serve traffic: database reachable and migrated, bus reachable. */
-export async function checkReadiness(runtime: Pick<Runtime, 'database' | 'bus'>): Promise<Readiness> {
+export async function checkReadiness(
+	runtime: Pick<Runtime, 'database' | 'bus'>
+): Promise<Readiness> {
 	const [database, bus] = await Promise.all([
 		probe(async () => {
 			await pingDatabase(runtime.database);

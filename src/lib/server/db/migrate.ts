@@ -39,14 +39,18 @@ export interface MigrationStatus {
 export async function migrationStatus(database: Database): Promise<MigrationStatus> {
 	const shipped = readMigrationFiles({ migrationsFolder });
 	const latest = shipped.at(-1)?.folderMillis ?? 0;
-	const table = await database.db.execute<{ present: boolean }>(
-		sql`select to_regclass('drizzle.__drizzle_migrations') is not null as present`
+	const table = rows<{ present: boolean }>(
+		await database.db.execute(
+			sql`select to_regclass('drizzle.__drizzle_migrations') is not null as present`
+		)
 	);
-	if (!rows(table)[0]?.present) return { expected: shipped.length, applied: 0, upToDate: shipped.length === 0 };
-	const result = await database.db.execute<{ applied: number; newest: string | null }>(
-		sql`select count(*)::int as applied, max(created_at)::text as newest from drizzle.__drizzle_migrations`
+	if (!table[0]?.present)
+		return { expected: shipped.length, applied: 0, upToDate: shipped.length === 0 };
+	const [row] = rows<{ applied: number; newest: string | null }>(
+		await database.db.execute(
+			sql`select count(*)::int as applied, max(created_at)::text as newest from drizzle.__drizzle_migrations`
+		)
 	);
-	const row = rows(result)[0];
 	const applied = row?.applied ?? 0;
 	return { expected: shipped.length, applied, upToDate: Number(row?.newest ?? 0) >= latest };
 }

@@ -16,14 +16,20 @@ beforeAll(() => {
 			done();
 		}
 	});
-	registerRuntime({ logger: createLogger({ LOG_LEVEL: 'info', NODE_ENV: 'test' }, stream) } as Runtime);
+	registerRuntime({
+		logger: createLogger({ LOG_LEVEL: 'info', NODE_ENV: 'test' }, stream)
+	} as Runtime);
 });
 afterAll(() => {
 	if (previous) registerRuntime(previous);
 });
 
 async function run(url: string, headers: Record<string, string> = {}) {
-	const event = { request: new Request(url, { headers }), url: new URL(url), locals: {} } as RequestEvent;
+	const event = {
+		request: new Request(url, { headers }),
+		url: new URL(url),
+		locals: {}
+	} as RequestEvent;
 	const response = await requestLog({ event, resolve: async () => new Response('ok') });
 	return { event, response };
 }

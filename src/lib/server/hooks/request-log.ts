@@ -29,7 +29,10 @@ export const requestLog: Handle = async ({ event, resolve }) => {
 		);
 		return response;
 	} catch (error) {
-		logger.error({ requestId, method: event.request.method, path: event.url.pathname, err: error }, 'request failed');
+		logger.error(
+			{ requestId, method: event.request.method, path: event.url.pathname, err: error },
+			'request failed'
+		);
 		throw error;
 	}
 };

@@ -16,7 +16,12 @@ function problemOf(env: Record<string, string>): string {
 describe('loadConfig', () => {
 	it('runs embedded with no environment at all', () => {
 		const config = loadConfig({});
-		expect(config).toMatchObject({ PORT: 3000, HOST: '0.0.0.0', DATA_DIR: './data', LOG_LEVEL: 'info' });
+		expect(config).toMatchObject({
+			PORT: 3000,
+			HOST: '0.0.0.0',
+			DATA_DIR: './data',
+			LOG_LEVEL: 'info'
+		});
 		expect(config.DATABASE_URL).toBeUndefined();
 		expect(isEmbedded(config)).toBe(true);
 	});
@@ -38,7 +43,10 @@ describe('loadConfig', () => {
 
 	it.each([
 		[{ DATABASE_URL: 'not a url' }, 'DATABASE_URL must be a postgres:// or postgresql:// URL'],
-		[{ DATABASE_URL: 'mysql://db/awe', AWE_SECRET_KEY: secret }, 'DATABASE_URL must be a postgres://'],
+		[
+			{ DATABASE_URL: 'mysql://db/awe', AWE_SECRET_KEY: secret },
+			'DATABASE_URL must be a postgres://'
+		],
 		[{ REDIS_URL: 'http://cache' }, 'REDIS_URL must be a redis:// or rediss:// URL'],
 		[{ PORT: 'eighty' }, 'PORT must be a port number'],
 		[{ PORT: '70000' }, 'PORT must be between 1 and 65535'],
@@ -56,7 +64,9 @@ describe('loadConfig', () => {
 
 	it('lists every problem in one line and never echoes a value', () => {
 		const message = problemOf({ DATABASE_URL: 'mysql://root:hunter2@db/awe', PORT: '0' });
-		expect(message).toMatch(/^Invalid configuration: .*PORT.*DATABASE_URL|^Invalid configuration: .*DATABASE_URL.*PORT/);
+		expect(message).toMatch(
+			/^Invalid configuration: .*PORT.*DATABASE_URL|^Invalid configuration: .*DATABASE_URL.*PORT/
+		);
 		expect(message).not.toContain('hunter2');
 	});
 });

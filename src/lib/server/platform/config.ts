@@ -16,27 +16,28 @@ function urlWithProtocols(protocols: string[], description: string) {
 const optional = <T extends z.ZodType>(schema: T) =>
 	z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
 
-const configSchema = z
-	.object({
-		NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
-		HOST: z.string().trim().min(1).default('0.0.0.0'),
-		PORT: z.coerce
-			.number({ error: 'must be a port number' })
-			.int('must be a whole number')
-			.min(1, 'must be between 1 and 65535')
-			.max(65535, 'must be between 1 and 65535')
-			.default(3000),
-		ORIGIN: optional(urlWithProtocols(['http:', 'https:'], 'http:// or https://')),
-		DATA_DIR: z.string().trim().min(1).default('./data'),
-		DATABASE_URL: optional(urlWithProtocols(['postgres:', 'postgresql:'], 'postgres:// or postgresql://')),
-		REDIS_URL: optional(urlWithProtocols(['redis:', 'rediss:'], 'redis:// or rediss://')),
-		AWE_SECRET_KEY: optional(z.string().min(32, 'must be at least 32 characters long')),
-		LOG_LEVEL: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
-		SHUTDOWN_TIMEOUT: z.coerce
-			.number({ error: 'must be a number of seconds' })
-			.positive('must be a positive number of seconds')
-			.default(30)
-	});
+const configSchema = z.object({
+	NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
+	HOST: z.string().trim().min(1).default('0.0.0.0'),
+	PORT: z.coerce
+		.number({ error: 'must be a port number' })
+		.int('must be a whole number')
+		.min(1, 'must be between 1 and 65535')
+		.max(65535, 'must be between 1 and 65535')
+		.default(3000),
+	ORIGIN: optional(urlWithProtocols(['http:', 'https:'], 'http:// or https://')),
+	DATA_DIR: z.string().trim().min(1).default('./data'),
+	DATABASE_URL: optional(
+		urlWithProtocols(['postgres:', 'postgresql:'], 'postgres:// or postgresql://')
+	),
+	REDIS_URL: optional(urlWithProtocols(['redis:', 'rediss:'], 'redis:// or rediss://')),
+	AWE_SECRET_KEY: optional(z.string().min(32, 'must be at least 32 characters long')),
+	LOG_LEVEL: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
+	SHUTDOWN_TIMEOUT: z.coerce
+		.number({ error: 'must be a number of seconds' })
+		.positive('must be a positive number of seconds')
+		.default(30)
+});
 
 export type Config = z.infer<typeof configSchema>;
 
@@ -49,7 +50,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 	const result = configSchema.safeParse(env);
 	const problems = result.success
 		? crossFieldProblems(result.data)
-		: result.error.issues.map((issue) => `${issue.path.join('.') || 'environment'} ${issue.message}`);
+		: result.error.issues.map(
+				(issue) => `${issue.path.join('.') || 'environment'} ${issue.message}`
+			);
 	if (result.success && problems.length === 0) return result.data;
 	// Values are never echoed: they may hold passwords (DATABASE_URL) or keys.
 	throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
@@ -58,7 +61,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 function crossFieldProblems(config: Config): string[] {
 	// Every replica must encrypt and sign with the same key, so a shared database needs an explicit one.
 	if (config.DATABASE_URL && !config.AWE_SECRET_KEY) {
-		return ['AWE_SECRET_KEY is required when DATABASE_URL is set (generate one: openssl rand -base64 48)'];
+		return [
+			'AWE_SECRET_KEY is required when DATABASE_URL is set (generate one: openssl rand -base64 48)'
+		];
 	}
 	return [];
 }

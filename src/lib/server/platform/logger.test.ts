@@ -16,7 +16,10 @@ function capture() {
 describe('createLogger', () => {
 	it('writes JSON lines with the service name', () => {
 		const { lines, stream } = capture();
-		createLogger({ LOG_LEVEL: 'info', NODE_ENV: 'production' }, stream).info({ runId: 'r1' }, 'hello');
+		createLogger({ LOG_LEVEL: 'info', NODE_ENV: 'production' }, stream).info(
+			{ runId: 'r1' },
+			'hello'
+		);
 		const entry = JSON.parse(lines[0] ?? '');
 		expect(entry).toMatchObject({ service: 'awe', runId: 'r1', msg: 'hello', level: 30 });
 	});
@@ -32,7 +35,16 @@ describe('createLogger', () => {
 			req: { headers: { cookie: 'session=def', 'set-cookie': 'x=1' } }
 		});
 		const output = lines.join('');
-		for (const secret of ['pw-top-level', 'tok-top-level', 'pw-nested', 'shh-nested', 'session=abc', 'awe_123', 'session=def', 'x=1']) {
+		for (const secret of [
+			'pw-top-level',
+			'tok-top-level',
+			'pw-nested',
+			'shh-nested',
+			'session=abc',
+			'awe_123',
+			'session=def',
+			'x=1'
+		]) {
 			expect(output).not.toContain(secret);
 		}
 		expect(output).toContain('text/html');

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.ts';
 
@@ -30,7 +31,9 @@ export function createLogger(
 	};
 	if (destination) return pino(options, destination);
 	if (config.NODE_ENV === 'development') {
-		return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } });
+		// Resolved from here: pino's own lookup cannot see through Vite's dev module runner.
+		const target = createRequire(import.meta.url).resolve('pino-pretty');
+		return pino({ ...options, transport: { target, options: { colorize: true } } });
 	}
 	return pino(options);
 }

@@ -30,12 +30,16 @@ describe('resolveSecretKey', () => {
 
 	it('prefers AWE_SECRET_KEY and writes nothing', async () => {
 		const key = 'x'.repeat(40);
-		expect(await resolveSecretKey(loadConfig({ DATA_DIR: dataDir, AWE_SECRET_KEY: key }))).toBe(key);
+		expect(await resolveSecretKey(loadConfig({ DATA_DIR: dataDir, AWE_SECRET_KEY: key }))).toBe(
+			key
+		);
 		await expect(stat(path.join(dataDir, 'secret.key'))).rejects.toThrow();
 	});
 
 	it('refuses a truncated key file instead of silently using a weak key', async () => {
 		await writeFile(path.join(dataDir, 'secret.key'), 'short');
-		await expect(resolveSecretKey(loadConfig({ DATA_DIR: dataDir }))).rejects.toThrow(/no usable secret key/);
+		await expect(resolveSecretKey(loadConfig({ DATA_DIR: dataDir }))).rejects.toThrow(
+			/no usable secret key/
+		);
 	});
 });

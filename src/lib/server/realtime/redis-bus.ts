@@ -36,7 +36,8 @@ export async function createRedisBus(url: string, onError: BusErrorReporter): Pr
 		async subscribe(channel, handler) {
 			if (registry.add(channel, handler)) await subscriber.subscribe(channelPrefix + channel);
 			return async () => {
-				if (registry.remove(channel, handler)) await subscriber.unsubscribe(channelPrefix + channel);
+				if (registry.remove(channel, handler))
+					await subscriber.unsubscribe(channelPrefix + channel);
 			};
 		},
 		async ping() {
