@@ -28,6 +28,11 @@ export default defineConfig({
 		url: `http://127.0.0.1:${port}/readyz`,
 		timeout: 180_000,
 		reuseExistingServer: false,
-		env: { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: 'test-results/e2e-data', LOG_LEVEL: 'warn' }
+		env: {
+			PORT: String(port),
+			HOST: '127.0.0.1',
+			DATA_DIR: 'test-results/e2e-data',
+			LOG_LEVEL: 'warn'
+		}
 	}
 });

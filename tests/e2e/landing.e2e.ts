@@ -1,6 +1,8 @@
 import { expect, test } from '@playwright/test';
 
-test('the landing page shows the product and a way to sign in, within its CSP', async ({ page }) => {
+test('the landing page shows the product and a way to sign in, within its CSP', async ({
+	page
+}) => {
 	const violations: string[] = [];
 	page.on('console', (message) => {
 		if (message.type() === 'error') violations.push(message.text());
