@@ -31,6 +31,7 @@ const config = {
 			config: (tsconfig) => {
 				tsconfig.include.push(
 					'../drizzle.config.ts',
+					'../playwright.config.ts',
 					'../server.js',
 					'../scripts/**/*',
 					'../tests/**/*'
