@@ -1,5 +1,4 @@
 // `npm run db:migrate`: apply the committed migrations to the configured database, then exit.
-import path from 'node:path';
 import { openDatabase } from '../src/lib/server/db/index.ts';
 import { migrateDatabase, migrationStatus } from '../src/lib/server/db/migrate.ts';
 import { loadConfig } from '../src/lib/server/platform/config.ts';
@@ -9,7 +8,7 @@ try {
 	const database = await openDatabase(
 		config.DATABASE_URL
 			? { url: config.DATABASE_URL }
-			: { dataDir: path.join(config.DATA_DIR, 'pg') }
+			: { dataDir: config.DATA_DIR }
 	);
 	try {
 		await migrateDatabase(database);

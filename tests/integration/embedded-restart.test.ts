@@ -21,6 +21,8 @@ describe('embedded mode', () => {
 			expect(first.database.driver).toBe('pglite');
 			expect(first.bus.kind).toBe('in-process');
 			expect((await checkReadiness(first)).ready).toBe(true);
+			// A second process on the same directory would corrupt it; it must be refused instead.
+			await expect(startRuntime(config, logger)).rejects.toThrow(/already open in this process/);
 			await first.database.db
 				.insert(users)
 				.values({ email: 'persist@example.com', name: 'Persisted', passwordHash: 'x' });

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { openDatabase, pingDatabase, type Database } from './db/index.ts';
 import { migrateDatabase, migrationStatus } from './db/migrate.ts';
 import { isEmbedded, type Config } from './platform/config.ts';
@@ -23,9 +22,7 @@ export async function startRuntime(
 ): Promise<Runtime> {
 	const secretKey = await resolveSecretKey(config);
 	const database = await openDatabase(
-		config.DATABASE_URL
-			? { url: config.DATABASE_URL }
-			: { dataDir: path.join(config.DATA_DIR, 'pg') }
+		config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: config.DATA_DIR }
 	);
 	let bus: EventBus | undefined;
 	try {

@@ -4,7 +4,9 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import postgres from 'postgres';
+import { lockDataDir } from './data-dir-lock.ts';
 import * as schema from './schema/index.ts';
 
 export { schema };
@@ -29,17 +31,25 @@ export interface DedicatedConnection {
 
 export type DatabaseOptions =
 	| { url: string; maxConnections?: number; connectTimeoutSeconds?: number }
+	/** Embedded: the data directory ($DATA_DIR); the database lives in its `pg` folder. */
 	| { dataDir: string }
 	| { pglite: PGlite };
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
 	if ('url' in options) return openPostgres(options);
 	let client: PGlite;
+	let unlock = async () => {};
 	if ('pglite' in options) {
 		client = options.pglite;
 	} else {
 		await mkdir(options.dataDir, { recursive: true });
-		client = await PGlite.create(options.dataDir);
+		unlock = await lockDataDir(options.dataDir);
+		try {
+			client = await PGlite.create(path.join(options.dataDir, 'pg'));
+		} catch (error) {
+			await unlock();
+			throw error;
+		}
 	}
 	const db = drizzlePglite({ client, schema }) as unknown as Db;
 	return {
@@ -48,6 +58,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 		withDedicatedConnection: (callback) => callback({ db, exec: (query) => client.exec(query) }),
 		close: async () => {
 			if (!client.closed) await client.close();
+			await unlock();
 		}
 	};
 }
