@@ -6,9 +6,7 @@ import { loadConfig } from '../src/lib/server/platform/config.ts';
 try {
 	const config = loadConfig();
 	const database = await openDatabase(
-		config.DATABASE_URL
-			? { url: config.DATABASE_URL }
-			: { dataDir: config.DATA_DIR }
+		config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: config.DATA_DIR }
 	);
 	try {
 		await migrateDatabase(database);
