@@ -1,11 +1,16 @@
 // See https://svelte.dev/docs/kit/types#app.d.ts
 import type { Runtime } from '$lib/server/runtime';
+import type { Principal } from '$lib/server/services/context';
 
 declare global {
 	namespace App {
 		interface Locals {
 			requestId: string;
 			runtime: Runtime;
+			/** Who is acting; null when anonymous. */
+			principal: Principal | null;
+			/** An Authorization header was sent and did not hold a live token. */
+			bearerRejected?: boolean;
 		}
 	}
 }

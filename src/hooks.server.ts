@@ -1,13 +1,13 @@
-import type { Handle, ServerInit } from '@sveltejs/kit';
+import type { ServerInit } from '@sveltejs/kit';
 import { sequence } from '@sveltejs/kit/hooks';
+import { authenticate } from '$lib/server/hooks/auth';
+import { guard } from '$lib/server/hooks/guard';
+import { jsonOriginCheck } from '$lib/server/hooks/json-origin';
 import { requestLog } from '$lib/server/hooks/request-log';
+import { attachRuntime } from '$lib/server/hooks/runtime';
 import { securityHeaders } from '$lib/server/hooks/security-headers';
 import { loadConfig } from '$lib/server/platform/config';
-import {
-	currentRuntime,
-	registerRuntime,
-	registeredRuntime
-} from '$lib/server/platform/process-runtime';
+import { registerRuntime, registeredRuntime } from '$lib/server/platform/process-runtime';
 import { startRuntime } from '$lib/server/runtime';
 
 export const init: ServerInit = async () => {
@@ -15,9 +15,11 @@ export const init: ServerInit = async () => {
 	registerRuntime(await startRuntime(loadConfig()));
 };
 
-const attachRuntime: Handle = ({ event, resolve }) => {
-	event.locals.runtime = currentRuntime();
-	return resolve(event);
-};
-
-export const handle = sequence(requestLog, securityHeaders, attachRuntime);
+export const handle = sequence(
+	requestLog,
+	securityHeaders,
+	attachRuntime,
+	authenticate,
+	guard,
+	jsonOriginCheck
+);

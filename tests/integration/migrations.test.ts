@@ -3,7 +3,13 @@ import { is, sql } from 'drizzle-orm';
 import { getTableConfig, PgTable } from 'drizzle-orm/pg-core';
 import { describe, expect, it } from 'vitest';
 import { openDatabase, schema, type Database } from '../../src/lib/server/db/index.ts';
-import { migrateDatabase, migrationStatus, rows } from '../../src/lib/server/db/migrate.ts';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
+import {
+	migrateDatabase,
+	migrationsFolder,
+	migrationStatus,
+	rows
+} from '../../src/lib/server/db/migrate.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { adminStatement, databaseUrl, uniqueDatabaseName } from '../helpers/postgres-admin.ts';
 
@@ -52,7 +58,7 @@ describe('migrations', () => {
 	it('are recorded as up to date, and applying them again changes nothing', async () => {
 		const before = await describeSchema(testDb.database);
 		await migrateDatabase(testDb.database);
-		expect(await migrationStatus(testDb.database)).toMatchObject({ upToDate: true, applied: 1 });
+		expect(await migrationStatus(testDb.database)).toMatchObject({ upToDate: true, applied: readMigrationFiles({ migrationsFolder }).length });
 		expect(await describeSchema(testDb.database)).toEqual(before);
 	});
 

@@ -1,10 +1,14 @@
+import { Redis } from 'ioredis';
+import { createMemoryRateLimiter, createRedisRateLimiter } from './auth/rate-limit.ts';
 import { openDatabase, pingDatabase, type Database } from './db/index.ts';
 import { migrateDatabase, migrationStatus } from './db/migrate.ts';
 import { isEmbedded, type Config } from './platform/config.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
+import { deriveKey } from './platform/crypto.ts';
 import { resolveSecretKey } from './platform/secret-key.ts';
 import { createInProcessBus, type EventBus } from './realtime/bus.ts';
 import { createRedisBus } from './realtime/redis-bus.ts';
+import type { ServiceContext } from './services/context.ts';
 
 /** Everything a process holds for its lifetime: built once at start-up, closed once at shutdown. */
 export interface Runtime {
@@ -13,6 +17,8 @@ export interface Runtime {
 	readonly database: Database;
 	readonly bus: EventBus;
 	readonly secretKey: string;
+	/** What services are called with (plus the acting principal). */
+	readonly services: ServiceContext;
 	close(): Promise<void>;
 }
 
@@ -25,6 +31,7 @@ export async function startRuntime(
 		config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: config.DATA_DIR }
 	);
 	let bus: EventBus | undefined;
+	let redis: Redis | undefined;
 	try {
 		await migrateDatabase(database);
 		const reportBusError = (error: unknown, channel: string) =>
@@ -32,7 +39,12 @@ export async function startRuntime(
 		bus = config.REDIS_URL
 			? await createRedisBus(config.REDIS_URL, reportBusError)
 			: createInProcessBus(reportBusError);
+		if (config.REDIS_URL) {
+			redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 5_000 });
+			redis.on('error', (error: unknown) => logger.error({ err: error }, 'redis error'));
+		}
 	} catch (error) {
+		await bus?.close();
 		await database.close();
 		throw error;
 	}
@@ -41,6 +53,17 @@ export async function startRuntime(
 		'runtime started'
 	);
 	const openBus = bus;
+	const services: ServiceContext = {
+		db: database.db,
+		keys: {
+			pepper: deriveKey(secretKey, 'password-pepper'),
+			totp: deriveKey(secretKey, 'totp-key-encryption')
+		},
+		bcryptCost: config.BCRYPT_COST,
+		limiter: redis ? createRedisRateLimiter(redis) : createMemoryRateLimiter(),
+		now: () => new Date(),
+		logger
+	};
 	let closing: Promise<void> | undefined;
 	return {
 		config,
@@ -48,9 +71,11 @@ export async function startRuntime(
 		database,
 		bus: openBus,
 		secretKey,
+		services,
 		close() {
 			closing ??= (async () => {
 				await openBus.close();
+				await redis?.quit().catch(() => {});
 				await database.close();
 				logger.info('runtime closed');
 			})();

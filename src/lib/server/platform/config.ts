@@ -33,6 +33,12 @@ const configSchema = z.object({
 	REDIS_URL: optional(urlWithProtocols(['redis:', 'rediss:'], 'redis:// or rediss://')),
 	AWE_SECRET_KEY: optional(z.string().min(32, 'must be at least 32 characters long')),
 	LOG_LEVEL: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
+	BCRYPT_COST: z.coerce
+		.number({ error: 'must be a number' })
+		.int('must be a whole number')
+		.min(10, 'must be at least 10')
+		.max(16, 'must be at most 16')
+		.default(12),
 	SHUTDOWN_TIMEOUT: z.coerce
 		.number({ error: 'must be a number of seconds' })
 		.positive('must be a positive number of seconds')

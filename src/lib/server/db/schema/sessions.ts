@@ -1,5 +1,6 @@
-import { index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { boolean, index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { users } from './users.ts';
+import { workspaces } from './workspaces.ts';
 
 export const sessions = pgTable(
 	'sessions',
@@ -12,6 +13,11 @@ export const sessions = pgTable(
 		createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 		lastSeenAt: timestamp('last_seen_at', { withTimezone: true }).notNull().defaultNow(),
 		expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+		// False between the password step and the TOTP step of a two-factor sign-in.
+		twoFactorVerified: boolean('two_factor_verified').notNull().default(false),
+		activeWorkspaceId: uuid('active_workspace_id').references(() => workspaces.id, {
+			onDelete: 'set null'
+		}),
 		ip: text('ip'),
 		userAgent: text('user_agent')
 	},

@@ -12,6 +12,9 @@ export const users = pgTable(
 		passwordHash: text('password_hash').notNull(),
 		status: userStatus('status').notNull().default('active'),
 		isInstanceAdmin: boolean('is_instance_admin').notNull().default(false),
+		// AES-256-GCM ciphertext of the TOTP key; null until two-factor sign-in is enabled.
+		totpSecret: text('totp_secret'),
+		totpEnabledAt: timestamp('totp_enabled_at', { withTimezone: true }),
 		createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 		updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
 	},

@@ -1,0 +1,65 @@
+import { fail, redirect, type RequestEvent } from '@sveltejs/kit';
+import type { z } from 'zod';
+import { ServiceError, type Principal, type RequestMeta } from '../services/context.ts';
+
+export function requestMeta(
+	event: Pick<RequestEvent, 'getClientAddress' | 'request'>
+): RequestMeta {
+	let ip: string | null = null;
+	try {
+		ip = event.getClientAddress();
+	} catch {
+		// No socket behind the request (tests, prerendering).
+	}
+	return { ip, userAgent: event.request.headers.get('user-agent') };
+}
+
+/** The signed-in principal, or a redirect to the sign-in page. The guard has usually done this already. */
+export function requirePrincipal(event: Pick<RequestEvent, 'locals' | 'url'>): Principal {
+	const principal = event.locals.principal;
+	if (principal === null)
+		redirect(303, `/login?redirectTo=${encodeURIComponent(event.url.pathname)}`);
+	return principal;
+}
+
+export type FormFailure = {
+	message: string;
+	fields: Record<string, string>;
+	values: Record<string, string>;
+};
+
+/** Parses a form with a zod schema; on failure returns the `fail()` to hand back, with the input echoed. */
+export async function parseForm<T extends z.ZodType>(
+	request: Request,
+	schema: T,
+	echo: readonly string[] = []
+): Promise<
+	| { data: z.infer<T>; values: Record<string, string> }
+	| { failure: ReturnType<typeof fail<FormFailure>> }
+> {
+	const form = await request.formData();
+	const raw: Record<string, unknown> = {};
+	for (const key of new Set(form.keys())) {
+		const all = form.getAll(key).filter((value): value is string => typeof value === 'string');
+		raw[key] = all.length > 1 ? all : all[0];
+	}
+	const values = Object.fromEntries(
+		echo.map((key) => [key, typeof raw[key] === 'string' ? raw[key] : ''])
+	);
+	const result = schema.safeParse(raw);
+	if (result.success) return { data: result.data, values };
+	const fields: Record<string, string> = {};
+	for (const issue of result.error.issues)
+		fields[String(issue.path[0] ?? 'form')] ??= issue.message;
+	return {
+		failure: fail(400, { message: 'Please correct the highlighted fields.', fields, values })
+	};
+}
+
+/** Expected service failures become a form message; anything else goes to the error page. */
+export function formError(error: unknown, values: Record<string, string> = {}) {
+	if (error instanceof ServiceError) {
+		return fail(error.status, { message: error.message, fields: error.fields, values });
+	}
+	throw error;
+}

@@ -1,0 +1,66 @@
+import type { WorkspaceRole } from './db/schema/index.ts';
+import type { ApiScope, Principal } from './services/context.ts';
+
+const rank: Record<WorkspaceRole, number> = { viewer: 1, editor: 2, admin: 3, owner: 4 };
+
+/** Every action, the least role that may do it in a workspace, and the token scope it needs. */
+const workspaceActions = {
+	'workspace.read': { role: 'viewer', scope: 'read' },
+	'workspace.update': { role: 'admin', scope: 'admin' },
+	'members.read': { role: 'viewer', scope: 'read' },
+	'members.invite': { role: 'admin', scope: 'admin' },
+	'members.manage': { role: 'admin', scope: 'admin' },
+	'members.leave': { role: 'viewer', scope: 'write' },
+	'workflows.read': { role: 'viewer', scope: 'read' },
+	'workflows.write': { role: 'editor', scope: 'write' },
+	'workflows.run': { role: 'editor', scope: 'run' }
+} as const satisfies Record<string, { role: WorkspaceRole; scope: ApiScope }>;
+
+const instanceActions = {
+	'instance.settings': { scope: 'admin' },
+	'instance.users': { scope: 'admin' },
+	'instance.audit': { scope: 'admin' }
+} as const satisfies Record<string, { scope: ApiScope }>;
+
+export type WorkspaceAction = keyof typeof workspaceActions;
+export type InstanceAction = keyof typeof instanceActions;
+export type Action = WorkspaceAction | InstanceAction;
+
+/** The acting principal's standing in one workspace (null: not a member). */
+export type WorkspaceResource = { workspaceId: string; role: WorkspaceRole | null };
+
+function hasScope(principal: Principal, scope: ApiScope): boolean {
+	return principal.kind === 'session' || principal.scopes.includes(scope);
+}
+
+/**
+ * The one authorization decision. Roles are read live from the membership, so a token can never
+ * do more than its owner can do now; its scopes can only narrow that.
+ */
+export function can(
+	principal: Principal,
+	action: WorkspaceAction,
+	resource: WorkspaceResource
+): boolean;
+export function can(principal: Principal, action: InstanceAction, resource: 'instance'): boolean;
+export function can(
+	principal: Principal,
+	action: Action,
+	resource: WorkspaceResource | 'instance'
+): boolean {
+	if (principal.user.status !== 'active') return false;
+	if (resource === 'instance') {
+		const rule = instanceActions[action as InstanceAction];
+		return rule !== undefined && principal.user.isInstanceAdmin && hasScope(principal, rule.scope);
+	}
+	const rule = workspaceActions[action as WorkspaceAction];
+	if (rule === undefined || resource.role === null) return false;
+	return rank[resource.role] >= rank[rule.role] && hasScope(principal, rule.scope);
+}
+
+export function roleAtLeast(role: WorkspaceRole, least: WorkspaceRole): boolean {
+	return rank[role] >= rank[least];
+}
+
+export const workspaceActionNames = Object.keys(workspaceActions) as WorkspaceAction[];
+export const instanceActionNames = Object.keys(instanceActions) as InstanceAction[];

@@ -1,0 +1,78 @@
+import * as audit from '../db/audit.ts';
+import type { Db } from '../db/index.ts';
+import { can } from '../policy.ts';
+import { ServiceError, type Principal, type RequestMeta, type ServiceContext } from './context.ts';
+
+export interface AuditEvent {
+	action: string;
+	actorUserId?: string | null;
+	workspaceId?: string | null;
+	target?: { type: string; id: string };
+	details?: Record<string, unknown>;
+}
+
+/** Appends one entry. Takes a db so callers can record inside their own transaction. */
+export async function recordAudit(db: Db, meta: RequestMeta, event: AuditEvent): Promise<void> {
+	await audit.append(db, {
+		action: event.action,
+		actorUserId: event.actorUserId ?? null,
+		workspaceId: event.workspaceId ?? null,
+		targetType: event.target?.type ?? null,
+		targetId: event.target?.id ?? null,
+		ip: meta.ip,
+		userAgent: meta.userAgent?.slice(0, 512) ?? null,
+		details: event.details ?? {}
+	});
+}
+
+export interface AuditQuery {
+	actorUserId?: string;
+	action?: string;
+	from?: Date;
+	to?: Date;
+	beforeId?: number;
+	limit?: number;
+}
+
+export async function listAudit(ctx: ServiceContext, principal: Principal, query: AuditQuery) {
+	if (!can(principal, 'instance.audit', 'instance'))
+		throw new ServiceError('forbidden', 'Only instance admins can read the audit log.');
+	return audit.list(ctx.db, { ...query, limit: Math.min(query.limit ?? 100, 10_000) });
+}
+
+const csvColumns = [
+	'id',
+	'at',
+	'action',
+	'actorEmail',
+	'actorUserId',
+	'workspaceId',
+	'targetType',
+	'targetId',
+	'ip',
+	'userAgent',
+	'details'
+] as const;
+
+function csvCell(value: unknown): string {
+	let text =
+		value instanceof Date
+			? value.toISOString()
+			: typeof value === 'object' && value !== null
+				? JSON.stringify(value)
+				: String(value ?? '');
+	// Cells starting with these run as formulas in spreadsheets (CSV injection).
+	if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+	return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+export async function exportAuditCsv(
+	ctx: ServiceContext,
+	principal: Principal,
+	query: AuditQuery
+): Promise<string> {
+	const rows = await listAudit(ctx, principal, { ...query, limit: 10_000 });
+	const lines = [csvColumns.join(',')];
+	for (const row of rows) lines.push(csvColumns.map((column) => csvCell(row[column])).join(','));
+	return lines.join('\r\n') + '\r\n';
+}

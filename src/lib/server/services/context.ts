@@ -1,0 +1,63 @@
+import type { ApiToken, Session, User } from '../db/schema/index.ts';
+import type { Db } from '../db/index.ts';
+import type { RateLimiter } from '../auth/rate-limit.ts';
+import type { Logger } from '../platform/logger.ts';
+
+/** What every service function works with; tests build one around a fresh database and a fake clock. */
+export interface ServiceContext {
+	db: Db;
+	keys: { pepper: Buffer; totp: Buffer };
+	bcryptCost: number;
+	limiter: RateLimiter;
+	now: () => Date;
+	logger: Logger;
+}
+
+/** Where a request came from, for the audit log and throttling. */
+export interface RequestMeta {
+	ip: string | null;
+	userAgent: string | null;
+}
+
+export const apiScopes = ['read', 'write', 'run', 'admin'] as const;
+export type ApiScope = (typeof apiScopes)[number];
+
+/** Who is acting: a signed-in browser session, or a personal access token. */
+export type Principal =
+	| { kind: 'session'; user: User; session: Session }
+	| { kind: 'token'; user: User; token: ApiToken; scopes: readonly ApiScope[] };
+
+export type ServiceErrorType =
+	'invalid' | 'unauthorized' | 'forbidden' | 'not-found' | 'conflict' | 'rate-limited';
+
+const statusOf: Record<ServiceErrorType, number> = {
+	invalid: 400,
+	unauthorized: 401,
+	forbidden: 403,
+	'not-found': 404,
+	conflict: 409,
+	'rate-limited': 429
+};
+
+/** An expected failure with a message safe to show; routes turn it into a form message or problem+json. */
+export class ServiceError extends Error {
+	override name = 'ServiceError';
+	readonly type: ServiceErrorType;
+	readonly status: number;
+	readonly fields: Record<string, string>;
+	readonly retryAfterSeconds: number | undefined;
+
+	constructor(
+		type: ServiceErrorType,
+		message: string,
+		options: { fields?: Record<string, string>; retryAfterSeconds?: number } = {}
+	) {
+		super(message);
+		this.type = type;
+		this.status = statusOf[type];
+		this.fields = options.fields ?? {};
+		this.retryAfterSeconds = options.retryAfterSeconds;
+	}
+}
+
+export const notFound = (what = 'Not found') => new ServiceError('not-found', what);

@@ -1,0 +1,100 @@
+import * as settings from '../db/settings.ts';
+import type { SignupMode } from '../db/schema/index.ts';
+import * as users from '../db/users.ts';
+import { can } from '../policy.ts';
+import { createPersonalWorkspace } from './accounts.ts';
+import { recordAudit } from './audit.ts';
+import {
+	ServiceError,
+	notFound,
+	type Principal,
+	type RequestMeta,
+	type ServiceContext
+} from './context.ts';
+
+function requireAdmin(principal: Principal, action: 'instance.settings' | 'instance.users'): void {
+	if (!can(principal, action, 'instance'))
+		throw new ServiceError('forbidden', 'Only instance admins can do that.');
+}
+
+/** Public: the sign-up page needs to know whether it is open (it always is for the very first account). */
+export async function signupState(
+	ctx: ServiceContext
+): Promise<{ mode: SignupMode; firstAccount: boolean }> {
+	const [current, accounts] = await Promise.all([settings.get(ctx.db), users.countAll(ctx.db)]);
+	return { mode: current.signupMode, firstAccount: accounts === 0 };
+}
+
+export async function requiresTwoFactor(ctx: ServiceContext): Promise<boolean> {
+	return (await settings.get(ctx.db)).requireTwoFactor;
+}
+
+export async function getInstanceSettings(ctx: ServiceContext, principal: Principal) {
+	requireAdmin(principal, 'instance.settings');
+	const { signupMode, requireTwoFactor, updatedAt } = await settings.get(ctx.db);
+	return { signupMode, requireTwoFactor, updatedAt };
+}
+
+export async function updateInstanceSettings(
+	ctx: ServiceContext,
+	principal: Principal,
+	input: { signupMode: SignupMode; requireTwoFactor: boolean },
+	meta: RequestMeta
+) {
+	requireAdmin(principal, 'instance.settings');
+	if (input.requireTwoFactor && !principal.user.totpEnabledAt) {
+		throw new ServiceError(
+			'invalid',
+			'Turn on two-factor sign-in for your own account before requiring it for everyone.'
+		);
+	}
+	return ctx.db.transaction(async (tx) => {
+		const before = await settings.get(tx);
+		const after = await settings.update(tx, input);
+		await recordAudit(tx, meta, {
+			action: 'instance.settings_changed',
+			actorUserId: principal.user.id,
+			details: {
+				from: { signupMode: before.signupMode, requireTwoFactor: before.requireTwoFactor },
+				to: input
+			}
+		});
+		return {
+			signupMode: after.signupMode,
+			requireTwoFactor: after.requireTwoFactor,
+			updatedAt: after.updatedAt
+		};
+	});
+}
+
+export async function listPendingUsers(ctx: ServiceContext, principal: Principal) {
+	requireAdmin(principal, 'instance.users');
+	return (await users.listByStatus(ctx.db, 'pending')).map(({ id, email, name, createdAt }) => ({
+		id,
+		email,
+		name,
+		createdAt
+	}));
+}
+
+export async function decideSignup(
+	ctx: ServiceContext,
+	principal: Principal,
+	userId: string,
+	approve: boolean,
+	meta: RequestMeta
+): Promise<void> {
+	requireAdmin(principal, 'instance.users');
+	await ctx.db.transaction(async (tx) => {
+		const user = /^[0-9a-f-]{36}$/i.test(userId)
+			? await users.updateIfStatus(tx, userId, 'pending', approve ? 'active' : 'disabled')
+			: null;
+		if (!user) throw notFound('No pending account with that id.');
+		if (approve) await createPersonalWorkspace(tx, user);
+		await recordAudit(tx, meta, {
+			action: approve ? 'auth.sign_up_approved' : 'auth.sign_up_rejected',
+			actorUserId: principal.user.id,
+			target: { type: 'user', id: userId }
+		});
+	});
+}

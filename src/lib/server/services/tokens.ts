@@ -1,0 +1,106 @@
+import { apiTokenHash, generateApiToken } from '../auth/api-token.ts';
+import * as apiTokens from '../db/api-tokens.ts';
+import { recordAudit } from './audit.ts';
+import {
+	ServiceError,
+	apiScopes,
+	type ApiScope,
+	type Principal,
+	type RequestMeta,
+	type ServiceContext
+} from './context.ts';
+
+const day = 24 * 60 * 60 * 1000;
+export const tokenLifetimeDays = { default: 30, max: 366 };
+// lastUsedAt is for people, not forensics: one write a minute per token keeps requests cheap.
+const touchEveryMs = 60_000;
+
+export async function createApiToken(
+	ctx: ServiceContext,
+	principal: Principal,
+	input: { name: string; scopes: ApiScope[]; expiresInDays: number },
+	meta: RequestMeta
+) {
+	// A token that could mint tokens would outlive its own revocation.
+	if (principal.kind !== 'session')
+		throw new ServiceError('forbidden', 'Tokens are created from a signed-in browser.');
+	const scopes = apiScopes.filter((scope) => input.scopes.includes(scope));
+	if (scopes.length === 0)
+		throw new ServiceError('invalid', 'Choose at least one scope.', {
+			fields: { scopes: 'Required.' }
+		});
+	const days = Math.min(Math.max(1, Math.round(input.expiresInDays)), tokenLifetimeDays.max);
+	const { token, hash, hint } = generateApiToken();
+	const created = await apiTokens.create(ctx.db, {
+		userId: principal.user.id,
+		name: input.name,
+		tokenHash: hash,
+		hint,
+		scopes,
+		expiresAt: new Date(ctx.now().getTime() + days * day)
+	});
+	await recordAudit(ctx.db, meta, {
+		action: 'token.created',
+		actorUserId: principal.user.id,
+		target: { type: 'api_token', id: created.id },
+		details: { name: input.name, scopes, expiresAt: created.expiresAt }
+	});
+	return { token, ...describe(created, ctx.now()) };
+}
+
+function describe(token: Awaited<ReturnType<typeof apiTokens.listForUser>>[number], now: Date) {
+	const state = token.revokedAt ? 'revoked' : token.expiresAt <= now ? 'expired' : 'active';
+	const { id, name, hint, scopes, createdAt, expiresAt, lastUsedAt, revokedAt } = token;
+	return { id, name, hint, scopes, createdAt, expiresAt, lastUsedAt, revokedAt, state };
+}
+
+export async function listApiTokens(ctx: ServiceContext, principal: Principal) {
+	const now = ctx.now();
+	return (await apiTokens.listForUser(ctx.db, principal.user.id)).map((token) =>
+		describe(token, now)
+	);
+}
+
+export async function revokeApiToken(
+	ctx: ServiceContext,
+	principal: Principal,
+	tokenId: string,
+	meta: RequestMeta
+): Promise<void> {
+	if (
+		!/^[0-9a-f-]{36}$/i.test(tokenId) ||
+		!(await apiTokens.revoke(ctx.db, principal.user.id, tokenId, ctx.now()))
+	) {
+		throw new ServiceError('not-found', 'Token not found.');
+	}
+	await recordAudit(ctx.db, meta, {
+		action: 'token.revoked',
+		actorUserId: principal.user.id,
+		target: { type: 'api_token', id: tokenId }
+	});
+}
+
+/** The principal behind an `Authorization: Bearer awe_…` header, or null when it is not a live token. */
+export async function authenticateApiToken(
+	ctx: ServiceContext,
+	bearer: string
+): Promise<Principal | null> {
+	const hash = apiTokenHash(bearer);
+	if (hash === null) return null;
+	const found = await apiTokens.getWithUser(ctx.db, hash);
+	const now = ctx.now();
+	if (
+		!found ||
+		found.token.revokedAt ||
+		found.token.expiresAt <= now ||
+		found.user.status !== 'active'
+	)
+		return null;
+	if (!found.token.lastUsedAt || now.getTime() - found.token.lastUsedAt.getTime() > touchEveryMs) {
+		await apiTokens.touch(ctx.db, found.token.id, now);
+	}
+	const scopes = found.token.scopes.filter((scope): scope is ApiScope =>
+		(apiScopes as readonly string[]).includes(scope)
+	);
+	return { kind: 'token', user: found.user, token: found.token, scopes };
+}

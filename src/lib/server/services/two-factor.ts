@@ -1,0 +1,176 @@
+import { and, eq, isNull } from 'drizzle-orm';
+import { createSession } from '../auth/session.ts';
+import { verifyPassword } from '../auth/password.ts';
+import {
+	generateRecoveryCodes,
+	generateTotpKey,
+	openTotpKey,
+	recoveryCodeHash,
+	sealTotpKey,
+	totpUri,
+	verifyTotp
+} from '../auth/totp.ts';
+import type { Db } from '../db/index.ts';
+import { recoveryCodes } from '../db/schema/index.ts';
+import * as sessions from '../db/sessions.ts';
+import * as settings from '../db/settings.ts';
+import * as users from '../db/users.ts';
+import { encodeBase32UpperCaseNoPadding } from '@oslojs/encoding';
+import { recordAudit } from './audit.ts';
+import { throttle } from './accounts.ts';
+import { ServiceError, type Principal, type RequestMeta, type ServiceContext } from './context.ts';
+
+const codePolicy = { capacity: 5, refillPerSecond: 1 / 30 };
+
+function sessionOnly(principal: Principal) {
+	if (principal.kind !== 'session')
+		throw new ServiceError(
+			'forbidden',
+			'Two-factor settings are managed from a signed-in browser.'
+		);
+	return principal;
+}
+
+/** Step 1: a new key, kept sealed on the account until a code from it is confirmed. */
+export async function beginTwoFactorEnrolment(ctx: ServiceContext, principal: Principal) {
+	const { user } = sessionOnly(principal);
+	if (user.totpEnabledAt) throw new ServiceError('conflict', 'Two-factor sign-in is already on.');
+	const key = generateTotpKey();
+	await users.update(ctx.db, user.id, { totpSecret: sealTotpKey(ctx.keys.totp, key) });
+	return { uri: totpUri(key, user.email), secret: encodeBase32UpperCaseNoPadding(key) };
+}
+
+async function replaceRecoveryCodes(db: Db, userId: string): Promise<string[]> {
+	const codes = generateRecoveryCodes();
+	await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+	await db
+		.insert(recoveryCodes)
+		.values(codes.map((code) => ({ userId, codeHash: recoveryCodeHash(code) })));
+	return codes;
+}
+
+/** Step 2: a correct code turns it on; the recovery codes are returned once. */
+export async function confirmTwoFactorEnrolment(
+	ctx: ServiceContext,
+	principal: Principal,
+	code: string,
+	meta: RequestMeta
+): Promise<string[]> {
+	const { user, session } = sessionOnly(principal);
+	await throttle(ctx, [[`2fa:user:${user.id}`, codePolicy]]);
+	if (user.totpEnabledAt || !user.totpSecret)
+		throw new ServiceError('conflict', 'Start the set-up again.');
+	if (!verifyTotp(openTotpKey(ctx.keys.totp, user.totpSecret), code)) {
+		throw new ServiceError(
+			'invalid',
+			'That code is not correct. Check the time on your device and try again.',
+			{ fields: { code: 'Not correct.' } }
+		);
+	}
+	return ctx.db.transaction(async (tx) => {
+		await users.update(tx, user.id, { totpEnabledAt: ctx.now() });
+		await sessions.update(tx, session.id, { twoFactorVerified: true });
+		const codes = await replaceRecoveryCodes(tx, user.id);
+		await recordAudit(tx, meta, {
+			action: 'auth.two_factor_enabled',
+			actorUserId: user.id,
+			target: { type: 'user', id: user.id }
+		});
+		return codes;
+	});
+}
+
+export async function regenerateRecoveryCodes(
+	ctx: ServiceContext,
+	principal: Principal,
+	meta: RequestMeta
+): Promise<string[]> {
+	const { user } = sessionOnly(principal);
+	if (!user.totpEnabledAt) throw new ServiceError('conflict', 'Two-factor sign-in is off.');
+	return ctx.db.transaction(async (tx) => {
+		const codes = await replaceRecoveryCodes(tx, user.id);
+		await recordAudit(tx, meta, {
+			action: 'auth.recovery_codes_regenerated',
+			actorUserId: user.id
+		});
+		return codes;
+	});
+}
+
+export async function disableTwoFactor(
+	ctx: ServiceContext,
+	principal: Principal,
+	password: string,
+	meta: RequestMeta
+): Promise<void> {
+	const { user } = sessionOnly(principal);
+	if ((await settings.get(ctx.db)).requireTwoFactor)
+		throw new ServiceError('forbidden', 'This instance requires two-factor sign-in.');
+	if (!(await verifyPassword(password, user.passwordHash, ctx.keys.pepper))) {
+		throw new ServiceError('invalid', 'The password is not correct.', {
+			fields: { password: 'Not correct.' }
+		});
+	}
+	await ctx.db.transaction(async (tx) => {
+		await users.update(tx, user.id, { totpSecret: null, totpEnabledAt: null });
+		await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, user.id));
+		await recordAudit(tx, meta, {
+			action: 'auth.two_factor_disabled',
+			actorUserId: user.id,
+			target: { type: 'user', id: user.id }
+		});
+	});
+}
+
+/**
+ * The second sign-in step: a TOTP code or an unused recovery code. Success replaces the half-signed-in
+ * session with a new one (a privilege change gets a new token).
+ */
+export async function completeTwoFactorSignIn(
+	ctx: ServiceContext,
+	principal: Principal,
+	code: string,
+	meta: RequestMeta
+): Promise<{ token: string; expiresAt: Date }> {
+	const { user, session } = sessionOnly(principal);
+	if (session.twoFactorVerified || !user.totpEnabledAt || !user.totpSecret)
+		throw new ServiceError('conflict', 'No second step is pending.');
+	await throttle(ctx, [[`2fa:user:${user.id}`, codePolicy]]);
+	let method = 'totp';
+	if (!verifyTotp(openTotpKey(ctx.keys.totp, user.totpSecret), code)) {
+		const used = await ctx.db
+			.update(recoveryCodes)
+			.set({ usedAt: ctx.now() })
+			.where(
+				and(
+					eq(recoveryCodes.userId, user.id),
+					eq(recoveryCodes.codeHash, recoveryCodeHash(code)),
+					isNull(recoveryCodes.usedAt)
+				)
+			)
+			.returning({ id: recoveryCodes.id });
+		if (used.length === 0) {
+			await recordAudit(ctx.db, meta, { action: 'auth.two_factor_failed', actorUserId: user.id });
+			throw new ServiceError('invalid', 'That code is not correct.', {
+				fields: { code: 'Not correct.' }
+			});
+		}
+		method = 'recovery code';
+	}
+	const next = await ctx.db.transaction(async (tx) => {
+		await sessions.remove(tx, session.id);
+		const created = await createSession(tx, user.id, ctx.now(), {
+			twoFactorVerified: true,
+			activeWorkspaceId: session.activeWorkspaceId,
+			...meta
+		});
+		await recordAudit(tx, meta, {
+			action: 'auth.sign_in',
+			actorUserId: user.id,
+			target: { type: 'user', id: user.id },
+			details: { secondFactor: method }
+		});
+		return created;
+	});
+	return { token: next.token, expiresAt: next.session.expiresAt };
+}

@@ -1,0 +1,312 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/index.ts';
+import * as invites from '../db/invites.ts';
+import type { WorkspaceRole } from '../db/schema/index.ts';
+import * as sessions from '../db/sessions.ts';
+import * as workspaces from '../db/workspaces.ts';
+import { randomToken, sha256Hex } from '../platform/crypto.ts';
+import { can, roleAtLeast, type WorkspaceAction, type WorkspaceResource } from '../policy.ts';
+import { recordAudit } from './audit.ts';
+import {
+	ServiceError,
+	notFound,
+	type Principal,
+	type RequestMeta,
+	type ServiceContext
+} from './context.ts';
+
+const inviteLifetimeDays = { default: 7, max: 30 };
+
+/**
+ * Loads the principal's standing in a workspace and checks the action. Not a member (or no such
+ * workspace) answers 404 so ids cannot be probed; a member without the right answers 403.
+ */
+export async function authorizeWorkspace(
+	db: Db,
+	principal: Principal,
+	workspaceId: string,
+	action: WorkspaceAction
+): Promise<WorkspaceResource & { role: WorkspaceRole }> {
+	const membership = /^[0-9a-f-]{36}$/i.test(workspaceId)
+		? await workspaces.getMembership(db, workspaceId, principal.user.id)
+		: null;
+	if (membership === null) throw notFound('Workspace not found.');
+	const resource = { workspaceId, role: membership.role };
+	if (!can(principal, action, resource))
+		throw new ServiceError('forbidden', 'Your role in this workspace does not allow that.');
+	return resource;
+}
+
+/** Owner changes are serialized per workspace so that two concurrent demotions cannot leave it ownerless. */
+async function lockWorkspace(db: Db, workspaceId: string): Promise<void> {
+	await db.execute(sql`select pg_advisory_xact_lock(hashtext(${'workspace:' + workspaceId}))`);
+}
+
+export async function listMyWorkspaces(ctx: ServiceContext, principal: Principal) {
+	return workspaces.listForUser(ctx.db, principal.user.id);
+}
+
+export async function getWorkspace(ctx: ServiceContext, principal: Principal, workspaceId: string) {
+	const { role } = await authorizeWorkspace(ctx.db, principal, workspaceId, 'workspace.read');
+	const workspace = await workspaces.get(ctx.db, workspaceId);
+	if (!workspace) throw notFound('Workspace not found.');
+	return { ...workspace, role };
+}
+
+export async function createWorkspace(
+	ctx: ServiceContext,
+	principal: Principal,
+	input: { name: string },
+	meta: RequestMeta
+) {
+	if (principal.kind === 'token' && !principal.scopes.includes('write'))
+		throw new ServiceError('forbidden', 'This token lacks the write scope.');
+	return ctx.db.transaction(async (tx) => {
+		const slugBase =
+			input.name
+				.toLowerCase()
+				.replace(/[^a-z0-9]+/g, '-')
+				.replace(/^-|-$/g, '')
+				.slice(0, 32) || 'workspace';
+		const workspace = await workspaces.create(tx, {
+			name: input.name,
+			slug: `${slugBase}-${randomToken(5)}`
+		});
+		await workspaces.addMember(tx, {
+			workspaceId: workspace.id,
+			userId: principal.user.id,
+			role: 'owner'
+		});
+		await recordAudit(tx, meta, {
+			action: 'workspace.created',
+			actorUserId: principal.user.id,
+			workspaceId: workspace.id,
+			target: { type: 'workspace', id: workspace.id }
+		});
+		return { ...workspace, role: 'owner' as const };
+	});
+}
+
+export async function renameWorkspace(
+	ctx: ServiceContext,
+	principal: Principal,
+	workspaceId: string,
+	input: { name: string },
+	meta: RequestMeta
+) {
+	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workspace.update');
+	const workspace = await workspaces.rename(ctx.db, workspaceId, input.name);
+	if (!workspace) throw notFound('Workspace not found.');
+	await recordAudit(ctx.db, meta, {
+		action: 'workspace.renamed',
+		actorUserId: principal.user.id,
+		workspaceId,
+		target: { type: 'workspace', id: workspaceId },
+		details: { name: input.name }
+	});
+	return workspace;
+}
+
+export async function switchWorkspace(
+	ctx: ServiceContext,
+	principal: Principal,
+	workspaceId: string
+): Promise<void> {
+	if (principal.kind !== 'session')
+		throw new ServiceError('invalid', 'Only browser sessions have a current workspace.');
+	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workspace.read');
+	await sessions.update(ctx.db, principal.session.id, { activeWorkspaceId: workspaceId });
+}
+
+export async function listMembers(ctx: ServiceContext, principal: Principal, workspaceId: string) {
+	await authorizeWorkspace(ctx.db, principal, workspaceId, 'members.read');
+	return workspaces.listMembers(ctx.db, workspaceId);
+}
+
+export async function createInvite(
+	ctx: ServiceContext,
+	principal: Principal,
+	workspaceId: string,
+	input: { role: WorkspaceRole; expiresInDays?: number },
+	meta: RequestMeta
+) {
+	const { role: myRole } = await authorizeWorkspace(
+		ctx.db,
+		principal,
+		workspaceId,
+		'members.invite'
+	);
+	if (!roleAtLeast(myRole, input.role))
+		throw new ServiceError('forbidden', 'You cannot invite someone to a role above your own.');
+	const days = Math.min(input.expiresInDays ?? inviteLifetimeDays.default, inviteLifetimeDays.max);
+	const token = randomToken(20);
+	const invite = await invites.create(ctx.db, {
+		workspaceId,
+		tokenHash: sha256Hex(token),
+		role: input.role,
+		createdByUserId: principal.user.id,
+		expiresAt: new Date(ctx.now().getTime() + days * 24 * 60 * 60 * 1000)
+	});
+	await recordAudit(ctx.db, meta, {
+		action: 'workspace.invite_created',
+		actorUserId: principal.user.id,
+		workspaceId,
+		target: { type: 'invite', id: invite.id },
+		details: { role: input.role, expiresAt: invite.expiresAt }
+	});
+	return { id: invite.id, role: invite.role, expiresAt: invite.expiresAt, token };
+}
+
+export async function listInvites(ctx: ServiceContext, principal: Principal, workspaceId: string) {
+	await authorizeWorkspace(ctx.db, principal, workspaceId, 'members.invite');
+	const open = await invites.listOpen(ctx.db, workspaceId, ctx.now());
+	return open.map(({ id, role, createdAt, expiresAt }) => ({ id, role, createdAt, expiresAt }));
+}
+
+export async function revokeInvite(
+	ctx: ServiceContext,
+	principal: Principal,
+	workspaceId: string,
+	inviteId: string,
+	meta: RequestMeta
+) {
+	await authorizeWorkspace(ctx.db, principal, workspaceId, 'members.invite');
+	if (
+		!/^[0-9a-f-]{36}$/i.test(inviteId) ||
+		!(await invites.revoke(ctx.db, workspaceId, inviteId, ctx.now()))
+	)
+		throw notFound('Invite not found.');
+	await recordAudit(ctx.db, meta, {
+		action: 'workspace.invite_revoked',
+		actorUserId: principal.user.id,
+		workspaceId,
+		target: { type: 'invite', id: inviteId }
+	});
+}
+
+/** What an invite link offers, for the page that shows it (nothing when unusable). */
+export async function describeInvite(ctx: ServiceContext, token: string) {
+	const found = await invites.getUsable(ctx.db, sha256Hex(token), ctx.now());
+	return found
+		? {
+				workspaceName: found.workspace.name,
+				role: found.invite.role,
+				expiresAt: found.invite.expiresAt
+			}
+		: null;
+}
+
+export async function acceptInvite(
+	ctx: ServiceContext,
+	principal: Principal,
+	token: string,
+	meta: RequestMeta
+) {
+	if (principal.kind !== 'session')
+		throw new ServiceError('forbidden', 'Invites are accepted from a signed-in browser.');
+	return ctx.db.transaction(async (tx) => {
+		const found = await invites.getUsable(tx, sha256Hex(token), ctx.now());
+		if (!found) throw new ServiceError('invalid', 'This invite link is invalid, used or expired.');
+		const existing = await workspaces.getMembership(tx, found.workspace.id, principal.user.id);
+		if (existing)
+			throw new ServiceError('conflict', `You are already a member of ${found.workspace.name}.`);
+		if (!(await invites.markAccepted(tx, found.invite.id, principal.user.id, ctx.now()))) {
+			throw new ServiceError('invalid', 'This invite link is invalid, used or expired.');
+		}
+		await workspaces.addMember(tx, {
+			workspaceId: found.workspace.id,
+			userId: principal.user.id,
+			role: found.invite.role
+		});
+		await sessions.update(tx, principal.session.id, { activeWorkspaceId: found.workspace.id });
+		await recordAudit(tx, meta, {
+			action: 'workspace.invite_accepted',
+			actorUserId: principal.user.id,
+			workspaceId: found.workspace.id,
+			target: { type: 'invite', id: found.invite.id },
+			details: { role: found.invite.role }
+		});
+		return { workspaceId: found.workspace.id, role: found.invite.role };
+	});
+}
+
+export async function changeMemberRole(
+	ctx: ServiceContext,
+	principal: Principal,
+	workspaceId: string,
+	userId: string,
+	role: WorkspaceRole,
+	meta: RequestMeta
+): Promise<void> {
+	await ctx.db.transaction(async (tx) => {
+		await lockWorkspace(tx, workspaceId);
+		const { role: myRole } = await authorizeWorkspace(tx, principal, workspaceId, 'members.manage');
+		const target = /^[0-9a-f-]{36}$/i.test(userId)
+			? await workspaces.getMembership(tx, workspaceId, userId)
+			: null;
+		if (!target) throw notFound('Member not found.');
+		if (!roleAtLeast(myRole, target.role) || !roleAtLeast(myRole, role)) {
+			throw new ServiceError(
+				'forbidden',
+				'You cannot change the role of someone above you, or grant a role above your own.'
+			);
+		}
+		if (
+			target.role === 'owner' &&
+			role !== 'owner' &&
+			(await workspaces.countOwners(tx, workspaceId)) <= 1
+		) {
+			throw new ServiceError(
+				'conflict',
+				'A workspace needs at least one owner. Make someone else owner first.'
+			);
+		}
+		await workspaces.setRole(tx, workspaceId, userId, role);
+		await recordAudit(tx, meta, {
+			action: 'workspace.role_changed',
+			actorUserId: principal.user.id,
+			workspaceId,
+			target: { type: 'user', id: userId },
+			details: { from: target.role, to: role }
+		});
+	});
+}
+
+export async function removeMember(
+	ctx: ServiceContext,
+	principal: Principal,
+	workspaceId: string,
+	userId: string,
+	meta: RequestMeta
+): Promise<void> {
+	await ctx.db.transaction(async (tx) => {
+		await lockWorkspace(tx, workspaceId);
+		const self = userId === principal.user.id;
+		const { role: myRole } = await authorizeWorkspace(
+			tx,
+			principal,
+			workspaceId,
+			self ? 'members.leave' : 'members.manage'
+		);
+		const target = /^[0-9a-f-]{36}$/i.test(userId)
+			? await workspaces.getMembership(tx, workspaceId, userId)
+			: null;
+		if (!target) throw notFound('Member not found.');
+		if (!self && !roleAtLeast(myRole, target.role))
+			throw new ServiceError('forbidden', 'You cannot remove someone above you.');
+		if (target.role === 'owner' && (await workspaces.countOwners(tx, workspaceId)) <= 1) {
+			throw new ServiceError(
+				'conflict',
+				'The last owner cannot leave or be removed. Make someone else owner first.'
+			);
+		}
+		await workspaces.removeMember(tx, workspaceId, userId);
+		await recordAudit(tx, meta, {
+			action: self ? 'workspace.left' : 'workspace.member_removed',
+			actorUserId: principal.user.id,
+			workspaceId,
+			target: { type: 'user', id: userId },
+			details: { role: target.role }
+		});
+	});
+}
