@@ -58,7 +58,10 @@ describe('migrations', () => {
 	it('are recorded as up to date, and applying them again changes nothing', async () => {
 		const before = await describeSchema(testDb.database);
 		await migrateDatabase(testDb.database);
-		expect(await migrationStatus(testDb.database)).toMatchObject({ upToDate: true, applied: readMigrationFiles({ migrationsFolder }).length });
+		expect(await migrationStatus(testDb.database)).toMatchObject({
+			upToDate: true,
+			applied: readMigrationFiles({ migrationsFolder }).length
+		});
 		expect(await describeSchema(testDb.database)).toEqual(before);
 	});
 

@@ -29,10 +29,6 @@ export type Action = WorkspaceAction | InstanceAction;
 /** The acting principal's standing in one workspace (null: not a member). */
 export type WorkspaceResource = { workspaceId: string; role: WorkspaceRole | null };
 
-function hasScope(principal: Principal, scope: ApiScope): boolean {
-	return principal.kind === 'session' || principal.scopes.includes(scope);
-}
-
 /**
  * The one authorization decision. Roles are read live from the membership, so a token can never
  * do more than its owner can do now; its scopes can only narrow that.
@@ -64,3 +60,8 @@ export function roleAtLeast(role: WorkspaceRole, least: WorkspaceRole): boolean 
 
 export const workspaceActionNames = Object.keys(workspaceActions) as WorkspaceAction[];
 export const instanceActionNames = Object.keys(instanceActions) as InstanceAction[];
+
+/** For actions on the principal's own account, outside any workspace: a token needs the scope. */
+export function hasScope(principal: Principal, scope: ApiScope): boolean {
+	return principal.kind === 'session' || principal.scopes.includes(scope);
+}

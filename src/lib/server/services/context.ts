@@ -61,3 +61,6 @@ export class ServiceError extends Error {
 }
 
 export const notFound = (what = 'Not found') => new ServiceError('not-found', what);
+
+export const missingScope = (scope: ApiScope) =>
+	new ServiceError('forbidden', `This token lacks the ${scope} scope.`);

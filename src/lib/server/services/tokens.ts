@@ -1,9 +1,11 @@
 import { apiTokenHash, generateApiToken } from '../auth/api-token.ts';
 import * as apiTokens from '../db/api-tokens.ts';
 import { recordAudit } from './audit.ts';
+import { hasScope } from '../policy.ts';
 import {
 	ServiceError,
 	apiScopes,
+	missingScope,
 	type ApiScope,
 	type Principal,
 	type RequestMeta,
@@ -55,6 +57,7 @@ function describe(token: Awaited<ReturnType<typeof apiTokens.listForUser>>[numbe
 }
 
 export async function listApiTokens(ctx: ServiceContext, principal: Principal) {
+	if (!hasScope(principal, 'read')) throw missingScope('read');
 	const now = ctx.now();
 	return (await apiTokens.listForUser(ctx.db, principal.user.id)).map((token) =>
 		describe(token, now)
@@ -67,6 +70,7 @@ export async function revokeApiToken(
 	tokenId: string,
 	meta: RequestMeta
 ): Promise<void> {
+	if (!hasScope(principal, 'write')) throw missingScope('write');
 	if (
 		!/^[0-9a-f-]{36}$/i.test(tokenId) ||
 		!(await apiTokens.revoke(ctx.db, principal.user.id, tokenId, ctx.now()))

@@ -5,10 +5,17 @@ import type { WorkspaceRole } from '../db/schema/index.ts';
 import * as sessions from '../db/sessions.ts';
 import * as workspaces from '../db/workspaces.ts';
 import { randomToken, sha256Hex } from '../platform/crypto.ts';
-import { can, roleAtLeast, type WorkspaceAction, type WorkspaceResource } from '../policy.ts';
+import {
+	can,
+	hasScope,
+	roleAtLeast,
+	type WorkspaceAction,
+	type WorkspaceResource
+} from '../policy.ts';
 import { recordAudit } from './audit.ts';
 import {
 	ServiceError,
+	missingScope,
 	notFound,
 	type Principal,
 	type RequestMeta,
@@ -43,6 +50,7 @@ async function lockWorkspace(db: Db, workspaceId: string): Promise<void> {
 }
 
 export async function listMyWorkspaces(ctx: ServiceContext, principal: Principal) {
+	if (!hasScope(principal, 'read')) throw missingScope('read');
 	return workspaces.listForUser(ctx.db, principal.user.id);
 }
 
@@ -59,8 +67,7 @@ export async function createWorkspace(
 	input: { name: string },
 	meta: RequestMeta
 ) {
-	if (principal.kind === 'token' && !principal.scopes.includes('write'))
-		throw new ServiceError('forbidden', 'This token lacks the write scope.');
+	if (!hasScope(principal, 'write')) throw missingScope('write');
 	return ctx.db.transaction(async (tx) => {
 		const slugBase =
 			input.name

@@ -1,0 +1,77 @@
+import { createMemoryRateLimiter } from '../../src/lib/server/auth/rate-limit.ts';
+import { validateSessionToken } from '../../src/lib/server/auth/session.ts';
+import type { Database } from '../../src/lib/server/db/index.ts';
+import * as settings from '../../src/lib/server/db/settings.ts';
+import { deriveKey } from '../../src/lib/server/platform/crypto.ts';
+import { createLogger } from '../../src/lib/server/platform/logger.ts';
+import { signUp } from '../../src/lib/server/services/accounts.ts';
+import type {
+	Principal,
+	RequestMeta,
+	ServiceContext
+} from '../../src/lib/server/services/context.ts';
+
+export const testSecret = 'test-secret-key-that-is-long-enough-0123456789';
+export const meta: RequestMeta = { ip: '203.0.113.7', userAgent: 'vitest' };
+
+/** A controllable clock: tests move time instead of waiting. */
+export function createClock(start = new Date('2026-01-01T00:00:00Z')) {
+	let now = start.getTime();
+	return {
+		now: () => new Date(now),
+		advance(ms: number) {
+			now += ms;
+		}
+	};
+}
+
+export function createTestServices(
+	database: Database,
+	clock = createClock()
+): ServiceContext & { clock: ReturnType<typeof createClock> } {
+	return {
+		db: database.db,
+		keys: {
+			pepper: deriveKey(testSecret, 'password-pepper'),
+			totp: deriveKey(testSecret, 'totp-key-encryption')
+		},
+		bcryptCost: 10,
+		limiter: createMemoryRateLimiter(() => clock.now().getTime()),
+		now: clock.now,
+		logger: createLogger({ LOG_LEVEL: 'silent', NODE_ENV: 'test' }),
+		clock
+	};
+}
+
+let counter = 0;
+export const strongPassword = 'correct horse battery staple 42';
+
+/**
+ * Signs up an active account (the first one becomes instance admin) and returns its session
+ * principal. Without an invite, sign-up is opened for the call and the previous mode restored.
+ */
+export async function signUpUser(
+	ctx: ServiceContext,
+	options: { name?: string; inviteToken?: string } = {}
+) {
+	counter += 1;
+	const name = options.name ?? `User ${counter}`;
+	const email = `user${counter}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+	const previous = (await settings.get(ctx.db)).signupMode;
+	if (!options.inviteToken) await settings.update(ctx.db, { signupMode: 'open' });
+	const result = await signUp(
+		ctx,
+		{ email, name, password: strongPassword, inviteToken: options.inviteToken ?? null },
+		meta
+	).finally(() => settings.update(ctx.db, { signupMode: previous }));
+	if (result.status !== 'active')
+		throw new Error(`expected an active account, got ${result.status}`);
+	return { ...result, email, principal: await principalFor(ctx, result.token) };
+}
+
+/** The principal a request carrying this session token would have. */
+export async function principalFor(ctx: ServiceContext, token: string): Promise<Principal> {
+	const valid = await validateSessionToken(ctx.db, token, ctx.now());
+	if (!valid) throw new Error('session token is not valid');
+	return { kind: 'session', user: valid.user, session: valid.session };
+}
