@@ -5,11 +5,28 @@ export default defineConfig({
 	plugins: [sveltekit()],
 	test: {
 		expect: { requireAssertions: true },
-		include: ['src/**/*.test.ts', 'tests/**/*.test.ts'],
-		globalSetup: ['tests/setup/global-setup.ts'],
 		// PGlite instances are heavy; a few files at once keeps 2 cores busy without thrashing.
 		maxWorkers: 2,
 		testTimeout: 30_000,
-		hookTimeout: 60_000
+		hookTimeout: 120_000,
+		projects: [
+			{
+				extends: true,
+				test: {
+					name: 'unit',
+					include: ['src/**/*.test.ts', 'tests/integration/**/*.test.ts'],
+					globalSetup: ['tests/setup/global-setup.ts']
+				}
+			},
+			{
+				// Against the production build over real HTTP: the security suite and the API.
+				extends: true,
+				test: {
+					name: 'http',
+					include: ['tests/security/**/*.test.ts', 'tests/api/**/*.test.ts'],
+					globalSetup: ['tests/setup/global-setup.ts', 'tests/setup/build-app.ts']
+				}
+			}
+		]
 	}
 });

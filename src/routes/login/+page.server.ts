@@ -21,7 +21,7 @@ export const actions: Actions = {
 		try {
 			result = await signIn(event.locals.runtime.services, parsed.data, requestMeta(event));
 		} catch (error) {
-			return formError(error, parsed.values);
+			return formError(error, parsed.values, event.setHeaders);
 		}
 		// A new session at every sign-in (never an upgraded old one): no session fixation.
 		const secure = event.url.protocol === 'https:';

@@ -56,9 +56,18 @@ export async function parseForm<T extends z.ZodType>(
 	};
 }
 
-/** Expected service failures become a form message; anything else goes to the error page. */
-export function formError(error: unknown, values: Record<string, string> = {}) {
+/**
+ * Expected service failures become a form message; anything else goes to the error page. Pass the
+ * event's `setHeaders` so a throttled request also carries Retry-After.
+ */
+export function formError(
+	error: unknown,
+	values: Record<string, string> = {},
+	setHeaders?: RequestEvent['setHeaders']
+) {
 	if (error instanceof ServiceError) {
+		if (error.retryAfterSeconds && setHeaders)
+			setHeaders({ 'retry-after': String(error.retryAfterSeconds) });
 		return fail(error.status, { message: error.message, fields: error.fields, values });
 	}
 	throw error;

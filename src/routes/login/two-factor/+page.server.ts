@@ -26,7 +26,7 @@ export const actions: Actions = {
 				requestMeta(event)
 			);
 		} catch (error) {
-			return formError(error);
+			return formError(error, {}, event.setHeaders);
 		}
 		const secure = event.url.protocol === 'https:';
 		event.cookies.set(
