@@ -25,8 +25,18 @@ export async function signupState(
 	return { mode: current.signupMode, firstAccount: accounts === 0 };
 }
 
+// Read on every signed-in request by the guard, changed almost never: cached briefly per process.
+// Another replica sees a change within this window.
+const requirementCacheMs = 5_000;
+const requirementCache = new WeakMap<object, { value: boolean; at: number }>();
+
 export async function requiresTwoFactor(ctx: ServiceContext): Promise<boolean> {
-	return (await settings.get(ctx.db)).requireTwoFactor;
+	const cached = requirementCache.get(ctx.db);
+	const now = Date.now();
+	if (cached && now - cached.at < requirementCacheMs) return cached.value;
+	const value = (await settings.get(ctx.db)).requireTwoFactor;
+	requirementCache.set(ctx.db, { value, at: now });
+	return value;
 }
 
 export async function getInstanceSettings(ctx: ServiceContext, principal: Principal) {
@@ -51,6 +61,7 @@ export async function updateInstanceSettings(
 	return ctx.db.transaction(async (tx) => {
 		const before = await settings.get(tx);
 		const after = await settings.update(tx, input);
+		requirementCache.delete(ctx.db);
 		await recordAudit(tx, meta, {
 			action: 'instance.settings_changed',
 			actorUserId: principal.user.id,
