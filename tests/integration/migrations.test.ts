@@ -65,8 +65,10 @@ describe('migrations', () => {
 		expect(await describeSchema(testDb.database)).toEqual(before);
 	});
 
+	// A fresh PGlite takes seconds to create; allow for a busy machine.
 	it.runIf(serverUrl)(
 		'produce the same tables, columns and indexes on PGlite and PostgreSQL',
+		{ timeout: 120_000 },
 		async () => {
 			const pglite = await openDatabase({ pglite: await PGlite.create() });
 			try {
