@@ -4,6 +4,10 @@ import type { Principal } from '$lib/server/services/context';
 
 declare global {
 	namespace App {
+		interface Error {
+			message: string;
+			requestId?: string;
+		}
 		interface Locals {
 			requestId: string;
 			runtime: Runtime;

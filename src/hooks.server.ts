@@ -1,4 +1,4 @@
-import type { ServerInit } from '@sveltejs/kit';
+import type { HandleServerError, ServerInit } from '@sveltejs/kit';
 import { sequence } from '@sveltejs/kit/hooks';
 import { authenticate } from '$lib/server/hooks/auth';
 import { guard } from '$lib/server/hooks/guard';
@@ -7,7 +7,11 @@ import { requestLog } from '$lib/server/hooks/request-log';
 import { attachRuntime } from '$lib/server/hooks/runtime';
 import { securityHeaders } from '$lib/server/hooks/security-headers';
 import { loadConfig } from '$lib/server/platform/config';
-import { registerRuntime, registeredRuntime } from '$lib/server/platform/process-runtime';
+import {
+	currentRuntime,
+	registerRuntime,
+	registeredRuntime
+} from '$lib/server/platform/process-runtime';
 import { startRuntime } from '$lib/server/runtime';
 
 export const init: ServerInit = async () => {
@@ -23,3 +27,14 @@ export const handle = sequence(
 	guard,
 	jsonOriginCheck
 );
+
+/** Unexpected errors: logged with the request id, shown to the user without internals. */
+export const handleError: HandleServerError = ({ error, event, status }) => {
+	const requestId = event.locals.requestId;
+	if (status !== 404)
+		currentRuntime().logger.error(
+			{ err: error, requestId, path: event.url.pathname },
+			'unexpected error'
+		);
+	return { message: status === 404 ? 'Not found' : 'Something went wrong on our side.', requestId };
+};
