@@ -34,6 +34,7 @@ const config = {
 					'../playwright.config.ts',
 					'../server.js',
 					'../scripts/**/*',
+					'../bench/**/*',
 					'../tests/**/*'
 				);
 			}

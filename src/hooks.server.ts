@@ -3,7 +3,7 @@ import { sequence } from '@sveltejs/kit/hooks';
 import { authenticate } from '$lib/server/hooks/auth';
 import { guard } from '$lib/server/hooks/guard';
 import { jsonOriginCheck } from '$lib/server/hooks/json-origin';
-import { requestLog } from '$lib/server/hooks/request-log';
+import { loggedPath, requestLog } from '$lib/server/hooks/request-log';
 import { attachRuntime } from '$lib/server/hooks/runtime';
 import { securityHeaders } from '$lib/server/hooks/security-headers';
 import { loadConfig } from '$lib/server/platform/config';
@@ -33,7 +33,7 @@ export const handleError: HandleServerError = ({ error, event, status }) => {
 	const requestId = event.locals.requestId;
 	if (status !== 404)
 		currentRuntime().logger.error(
-			{ err: error, requestId, path: event.url.pathname },
+			{ err: error, requestId, path: loggedPath(event) },
 			'unexpected error'
 		);
 	return { message: status === 404 ? 'Not found' : 'Something went wrong on our side.', requestId };

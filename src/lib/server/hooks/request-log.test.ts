@@ -24,10 +24,15 @@ afterAll(() => {
 	if (previous) registerRuntime(previous);
 });
 
-async function run(url: string, headers: Record<string, string> = {}) {
+async function run(
+	url: string,
+	headers: Record<string, string> = {},
+	routeId: string | null = null
+) {
 	const event = {
 		request: new Request(url, { headers }),
 		url: new URL(url),
+		route: { id: routeId },
 		locals: {}
 	} as RequestEvent;
 	const response = await requestLog({ event, resolve: async () => new Response('ok') });
@@ -55,5 +60,12 @@ describe('requestLog', () => {
 		const entry = JSON.parse(lines.at(-1) ?? '{}');
 		expect(entry).toMatchObject({ path: '/hooks/abc', status: 200, method: 'GET' });
 		expect(lines.join('')).not.toContain('supersecret');
+	});
+
+	it('logs routes whose path carries a secret by route id only', async () => {
+		lines.length = 0;
+		await run('http://awe.test/invite/secretinvitetoken', {}, '/invite/[token]');
+		expect(JSON.parse(lines.at(-1) ?? '{}')).toMatchObject({ path: '/invite/[token]' });
+		expect(lines.join('')).not.toContain('secretinvitetoken');
 	});
 });

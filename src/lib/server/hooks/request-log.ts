@@ -1,9 +1,16 @@
-import type { Handle } from '@sveltejs/kit';
+import type { Handle, RequestEvent } from '@sveltejs/kit';
 import { randomUUID } from 'node:crypto';
 import { currentRuntime } from '../platform/process-runtime.ts';
 
 const saneRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
 const quietPaths = new Set(['/healthz', '/readyz']);
+// Paths that carry a secret are logged by route, never by value.
+const secretRoutes = new Set(['/invite/[token]']);
+
+export function loggedPath(event: RequestEvent): string {
+	const route = event.route.id;
+	return route !== null && secretRoutes.has(route) ? route : event.url.pathname;
+}
 
 /** Gives every request an id (a sane incoming X-Request-Id, else a new one), echoes it and logs the outcome. */
 export const requestLog: Handle = async ({ event, resolve }) => {
@@ -21,7 +28,7 @@ export const requestLog: Handle = async ({ event, resolve }) => {
 			{
 				requestId,
 				method: event.request.method,
-				path: event.url.pathname,
+				path: loggedPath(event),
 				status: response.status,
 				ms: Math.round(performance.now() - started)
 			},
@@ -30,7 +37,7 @@ export const requestLog: Handle = async ({ event, resolve }) => {
 		return response;
 	} catch (error) {
 		logger.error(
-			{ requestId, method: event.request.method, path: event.url.pathname, err: error },
+			{ requestId, method: event.request.method, path: loggedPath(event), err: error },
 			'request failed'
 		);
 		throw error;

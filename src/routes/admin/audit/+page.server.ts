@@ -1,6 +1,6 @@
 import { requirePrincipal } from '$lib/server/http/forms';
 import { listAudit } from '$lib/server/services/audit';
-import { orHttpError } from '../load-error';
+import { orHttpError } from '$lib/server/http/load-error';
 import { auditPageSize, filterQuery, readAuditFilters } from './filters';
 import type { PageServerLoad } from './$types';
 

@@ -6,7 +6,7 @@ import {
 	listPendingUsers,
 	updateInstanceSettings
 } from '$lib/server/services/instance';
-import { orHttpError } from '../load-error';
+import { orHttpError } from '$lib/server/http/load-error';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
 
 const settingsSchema = z.object({

@@ -18,7 +18,7 @@ import {
 	renameWorkspace,
 	revokeInvite
 } from '$lib/server/services/workspaces';
-import { orHttpError } from '../load-error';
+import { orHttpError } from '$lib/server/http/load-error';
 import type { Actions, PageServerLoad } from './$types';
 
 // Every form sends a hidden `intent` that is echoed back, so a failure shows beside its own form.

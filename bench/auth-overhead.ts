@@ -15,7 +15,7 @@ const base = `http://127.0.0.1:${port}`;
 
 buildIfStale();
 const dataDir = await mkdtemp(path.join(tmpdir(), 'awe-bench-'));
-const env = {
+const env: Record<string, string> = {
 	PATH: process.env.PATH ?? '',
 	PORT: String(port),
 	HOST: '127.0.0.1',
@@ -63,9 +63,10 @@ try {
 	if (!cookie.includes('awe_session'))
 		throw new Error(`sign-up gave no session (status ${signup.status})`);
 
-	/** @param {string} route @param {Record<string, string>} headers */
-	async function measure(route, headers) {
-		const times = [];
+	type Measurement = { p50: number; p99: number; rps: number };
+
+	async function measure(route: string, headers: Record<string, string>): Promise<Measurement> {
+		const times: number[] = [];
 		for (let i = 0; i < warmup + requests; i++) {
 			const started = performance.now();
 			const response = await fetch(base + route, { headers });
@@ -74,7 +75,8 @@ try {
 			if (i >= warmup) times.push(performance.now() - started);
 		}
 		times.sort((a, b) => a - b);
-		const at = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
+		const at = (q: number) =>
+			times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? NaN;
 		return {
 			p50: at(0.5),
 			p99: at(0.99),
@@ -83,16 +85,19 @@ try {
 	}
 
 	// Interleave two rounds so drift (JIT, GC, caches) affects both routes alike.
-	const results = { anonymous: [], authenticated: [] };
+	const results: { anonymous: Measurement[]; authenticated: Measurement[] } = {
+		anonymous: [],
+		authenticated: []
+	};
 	for (let round = 0; round < 2; round++) {
 		results.anonymous.push(await measure('/healthz', {}));
 		results.authenticated.push(await measure('/api/v1/me', { cookie }));
 	}
-	const best = (list) => list.reduce((a, b) => (b.p50 < a.p50 ? b : a));
+	const best = (list: Measurement[]) => list.reduce((a, b) => (b.p50 < a.p50 ? b : a));
 	const anonymous = best(results.anonymous);
 	const authenticated = best(results.authenticated);
 	const gap = authenticated.p50 - anonymous.p50;
-	const fmt = (n) => n.toFixed(3).padStart(7);
+	const fmt = (n: number) => n.toFixed(3).padStart(7);
 	console.log(
 		`\nauth overhead (${requests} sequential requests per route, ${env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`
 	);

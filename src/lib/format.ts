@@ -1,4 +1,4 @@
-// Formatting shared by the settings pages. Dates are shown in UTC so that the server's rendering and
+// Formatting shared by the pages. Dates are shown in UTC so that the server's rendering and
 // the browser's hydration always agree (a local-time rendering would differ between the two).
 
 const dateTime = new Intl.DateTimeFormat('en-GB', {
@@ -50,4 +50,9 @@ export function describeUserAgent(userAgent: string | null): string {
 	const system = systems.find(([pattern]) => pattern.test(userAgent))?.[1];
 	if (browser && system) return `${browser} on ${system}`;
 	return browser ?? system ?? 'Unknown browser';
+}
+
+/** To the second, without the zone (for tables whose heading says UTC). */
+export function formatTimestamp(date: Date): string {
+	return date.toISOString().slice(0, 19).replace('T', ' ');
 }
