@@ -1,10 +1,19 @@
 import { defineConfig } from '@playwright/test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 const port = 4173;
+// A new embedded database for every run: the flows start from "no account yet".
+const dataDir = process.env.E2E_DATA_DIR ?? mkdtempSync(path.join(tmpdir(), 'awe-e2e-'));
+process.env.E2E_DATA_DIR = dataDir;
 
 export default defineConfig({
 	testDir: 'tests/e2e',
 	testMatch: '**/*.e2e.ts',
+	// The flows build on one another (the first account becomes the admin).
+	workers: 1,
+	fullyParallel: false,
 	outputDir: 'test-results/e2e',
 	reporter: [['list']],
 	use: {
@@ -31,7 +40,8 @@ export default defineConfig({
 		env: {
 			PORT: String(port),
 			HOST: '127.0.0.1',
-			DATA_DIR: 'test-results/e2e-data',
+			DATA_DIR: dataDir,
+			BCRYPT_COST: '10',
 			LOG_LEVEL: 'warn'
 		}
 	}
