@@ -1,7 +1,7 @@
 import { requirePrincipal } from '$lib/server/http/forms';
 import { listAudit } from '$lib/server/services/audit';
 import { orHttpError } from '$lib/server/http/load-error';
-import { auditPageSize, filterQuery, readAuditFilters } from './filters';
+import { auditPageSize, filterQuery, readAuditFilters } from '$lib/schemas/audit';
 import type { PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async (event) => {

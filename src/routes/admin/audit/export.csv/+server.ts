@@ -1,7 +1,7 @@
 import { problem, problemFromError } from '$lib/server/http/problem';
 import { requirePrincipal } from '$lib/server/http/forms';
 import { exportAuditCsv, listAudit } from '$lib/server/services/audit';
-import { readAuditFilters } from '../filters';
+import { readAuditFilters } from '$lib/schemas/audit';
 import type { RequestHandler } from './$types';
 
 /** The audit entries matching the page's filters (newest first, at most 10,000) as a CSV download. */
