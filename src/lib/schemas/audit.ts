@@ -1,6 +1,5 @@
-import { z } from 'zod';
-
 // Audit log filters from a query string, shared by the admin page, its CSV export and the API.
+import { z } from 'zod';
 import type { AuditQuery } from '$lib/server/services/audit';
 
 export const auditPageSize = 100;
