@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull } from 'drizzle-orm';
+import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from './index.ts';
 import { apiTokens, users, type ApiToken, type User } from './schema/index.ts';
 
@@ -8,15 +8,25 @@ export async function create(db: Db, values: typeof apiTokens.$inferInsert): Pro
 	return token;
 }
 
+function prepareGetWithUser(db: Db) {
+	return db
+		.select({ token: apiTokens, user: users })
+		.from(apiTokens)
+		.innerJoin(users, eq(apiTokens.userId, users.id))
+		.where(eq(apiTokens.tokenHash, sql.placeholder('tokenHash')))
+		.prepare('api_token_with_user');
+}
+
+// Runs on every token-authenticated request: prepared once per database.
+const getWithUserQueries = new WeakMap<Db, ReturnType<typeof prepareGetWithUser>>();
+
 export async function getWithUser(
 	db: Db,
 	tokenHash: string
 ): Promise<{ token: ApiToken; user: User } | null> {
-	const [row] = await db
-		.select({ token: apiTokens, user: users })
-		.from(apiTokens)
-		.innerJoin(users, eq(apiTokens.userId, users.id))
-		.where(eq(apiTokens.tokenHash, tokenHash));
+	let query = getWithUserQueries.get(db);
+	if (!query) getWithUserQueries.set(db, (query = prepareGetWithUser(db)));
+	const [row] = await query.execute({ tokenHash });
 	return row ?? null;
 }
 
