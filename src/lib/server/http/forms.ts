@@ -1,6 +1,11 @@
 import { fail, redirect, type RequestEvent } from '@sveltejs/kit';
 import type { z } from 'zod';
-import { ServiceError, type Principal, type RequestMeta } from '../services/context.ts';
+import {
+	ServiceError,
+	type Principal,
+	type RequestMeta,
+	type ServiceContext
+} from '../services/context.ts';
 
 export function requestMeta(
 	event: Pick<RequestEvent, 'getClientAddress' | 'request'>
@@ -71,4 +76,32 @@ export function formError(
 		return fail(error.status, { message: error.message, fields: error.fields, values });
 	}
 	throw error;
+}
+
+export type ActionContext<T> = {
+	principal: Principal;
+	services: ServiceContext;
+	meta: RequestMeta;
+	data: T;
+};
+
+/**
+ * The shape of every signed-in form action: parse the form, call one service, and turn an expected
+ * failure into a form message (with the named fields echoed). Redirects thrown by `run` pass through.
+ */
+export async function runFormAction<T extends z.ZodType, R>(
+	event: RequestEvent,
+	schema: T,
+	echo: readonly string[],
+	run: (context: ActionContext<z.infer<T>>) => Promise<R>
+) {
+	const principal = requirePrincipal(event);
+	const parsed = await parseForm(event.request, schema, echo);
+	if ('failure' in parsed) return parsed.failure;
+	try {
+		const { services } = event.locals.runtime;
+		return await run({ principal, services, meta: requestMeta(event), data: parsed.data });
+	} catch (error) {
+		return formError(error, parsed.values, event.setHeaders);
+	}
 }

@@ -6,7 +6,7 @@ import {
 	workspaceNameSchema,
 	workspaceRoles
 } from '$lib/schemas/workspaces';
-import { formError, parseForm, requestMeta, requirePrincipal } from '$lib/server/http/forms';
+import { requirePrincipal, runFormAction } from '$lib/server/http/forms';
 import { roleAtLeast } from '$lib/server/policy';
 import {
 	changeMemberRole,
@@ -50,120 +50,42 @@ export const load: PageServerLoad = async (event) => {
 };
 
 export const actions: Actions = {
-	rename: async (event) => {
-		const principal = requirePrincipal(event);
-		const parsed = await parseForm(event.request, workspaceNameSchema, ['intent', 'name']);
-		if ('failure' in parsed) return parsed.failure;
-		try {
-			const { id } = event.params;
-			await renameWorkspace(
-				event.locals.runtime.services,
-				principal,
-				id,
-				parsed.data,
-				requestMeta(event)
-			);
-		} catch (error) {
-			return formError(error, parsed.values);
-		}
-		return { renamed: true };
-	},
-	invite: async (event) => {
-		const principal = requirePrincipal(event);
-		const parsed = await parseForm(event.request, inviteSchema, [
-			'intent',
-			'role',
-			'expiresInDays'
-		]);
-		if ('failure' in parsed) return parsed.failure;
-		let invite;
-		try {
-			const { id } = event.params;
-			invite = await createInvite(
-				event.locals.runtime.services,
-				principal,
-				id,
-				parsed.data,
-				requestMeta(event)
-			);
-		} catch (error) {
-			return formError(error, parsed.values);
-		}
-		// Shown once: only the hash is stored, so the link cannot be displayed again.
-		return {
-			invite: {
-				link: `${event.url.origin}/invite/${invite.token}`,
-				role: invite.role,
-				expiresAt: invite.expiresAt
+	rename: (event) =>
+		runFormAction(event, workspaceNameSchema, ['intent', 'name'], async (c) => {
+			await renameWorkspace(c.services, c.principal, event.params.id, c.data, c.meta);
+			return { renamed: true };
+		}),
+	invite: (event) =>
+		runFormAction(event, inviteSchema, ['intent', 'role', 'expiresInDays'], async (c) => {
+			const invite = await createInvite(c.services, c.principal, event.params.id, c.data, c.meta);
+			// Shown once: only the hash is stored, so the link cannot be displayed again.
+			const link = `${event.url.origin}/invite/${invite.token}`;
+			return { invite: { link, role: invite.role, expiresAt: invite.expiresAt } };
+		}),
+	revokeInvite: (event) =>
+		runFormAction(event, inviteIdSchema, ['intent', 'inviteId'], async (c) => {
+			await revokeInvite(c.services, c.principal, event.params.id, c.data.inviteId, c.meta);
+			return { revoked: true };
+		}),
+	changeRole: (event) =>
+		runFormAction(
+			event,
+			roleChangeSchema.extend(memberSchema.shape),
+			['intent', 'userId', 'role'],
+			async (c) => {
+				const { userId, role } = c.data;
+				await changeMemberRole(c.services, c.principal, event.params.id, userId, role, c.meta);
+				return { roleChanged: userId };
 			}
-		};
-	},
-	revokeInvite: async (event) => {
-		const principal = requirePrincipal(event);
-		const parsed = await parseForm(event.request, inviteIdSchema, ['intent', 'inviteId']);
-		if ('failure' in parsed) return parsed.failure;
-		try {
-			await revokeInvite(
-				event.locals.runtime.services,
-				principal,
-				event.params.id,
-				parsed.data.inviteId,
-				requestMeta(event)
-			);
-		} catch (error) {
-			return formError(error, parsed.values);
-		}
-		return { revoked: true };
-	},
-	changeRole: async (event) => {
-		const principal = requirePrincipal(event);
-		const schema = roleChangeSchema.extend(memberSchema.shape);
-		const parsed = await parseForm(event.request, schema, ['intent', 'userId', 'role']);
-		if ('failure' in parsed) return parsed.failure;
-		try {
-			await changeMemberRole(
-				event.locals.runtime.services,
-				principal,
-				event.params.id,
-				parsed.data.userId,
-				parsed.data.role,
-				requestMeta(event)
-			);
-		} catch (error) {
-			return formError(error, parsed.values);
-		}
-		return { roleChanged: parsed.data.userId };
-	},
-	remove: async (event) => {
-		const principal = requirePrincipal(event);
-		const parsed = await parseForm(event.request, memberSchema, ['intent', 'userId']);
-		if ('failure' in parsed) return parsed.failure;
-		try {
-			await removeMember(
-				event.locals.runtime.services,
-				principal,
-				event.params.id,
-				parsed.data.userId,
-				requestMeta(event)
-			);
-		} catch (error) {
-			return formError(error, parsed.values);
-		}
-		return { removed: true };
-	},
-	leave: async (event) => {
-		const principal = requirePrincipal(event);
-		try {
-			await removeMember(
-				event.locals.runtime.services,
-				principal,
-				event.params.id,
-				principal.user.id,
-				requestMeta(event)
-			);
-		} catch (error) {
-			return formError(error, { intent: 'leave' });
-		}
-		redirect(303, '/workspaces');
-	}
+		),
+	remove: (event) =>
+		runFormAction(event, memberSchema, ['intent', 'userId'], async (c) => {
+			await removeMember(c.services, c.principal, event.params.id, c.data.userId, c.meta);
+			return { removed: true };
+		}),
+	leave: (event) =>
+		runFormAction(event, z.object({}), ['intent'], async (c) => {
+			await removeMember(c.services, c.principal, event.params.id, c.principal.user.id, c.meta);
+			redirect(303, '/workspaces');
+		})
 };
