@@ -1,4 +1,4 @@
-import { createTOTPKeyURI, verifyTOTPWithGracePeriod } from '@oslojs/otp';
+import { createTOTPKeyURI, verifyHOTP } from '@oslojs/otp';
 import { randomBytes } from 'node:crypto';
 import { decryptText, encryptText, randomToken, sha256Hex } from '../platform/crypto.ts';
 
@@ -14,12 +14,18 @@ export function totpUri(key: Uint8Array, accountName: string): string {
 	return createTOTPKeyURI('AWE', accountName, key, period, digits);
 }
 
-/** Accepts the current code and the one before or after it (clock drift). */
-export function verifyTotp(key: Uint8Array, code: string): boolean {
+/**
+ * The time step (30-second window) whose code this is: the current one, or the one before or after
+ * it (clock drift); null when it matches none. Callers claim the step so a code works only once.
+ */
+export function matchTotpStep(key: Uint8Array, code: string, now = Date.now()): number | null {
 	const normalized = code.replace(/\s/g, '');
-	return (
-		/^\d{6}$/.test(normalized) && verifyTOTPWithGracePeriod(key, period, digits, normalized, period)
-	);
+	if (!/^\d{6}$/.test(normalized)) return null;
+	const current = Math.floor(now / 1000 / period);
+	for (const step of [current - 1, current, current + 1]) {
+		if (verifyHOTP(key, BigInt(step), digits, normalized)) return step;
+	}
+	return null;
 }
 
 export function sealTotpKey(encryptionKey: Buffer, key: Uint8Array): string {

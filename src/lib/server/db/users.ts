@@ -1,4 +1,4 @@
-import { and, asc, count, eq, sql } from 'drizzle-orm';
+import { and, asc, count, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Db } from './index.ts';
 import { users, type NewUser, type User } from './schema/index.ts';
 
@@ -34,7 +34,16 @@ export async function update(
 	db: Db,
 	id: string,
 	values: Partial<
-		Pick<User, 'name' | 'email' | 'passwordHash' | 'status' | 'totpSecret' | 'totpEnabledAt'>
+		Pick<
+			User,
+			| 'name'
+			| 'email'
+			| 'passwordHash'
+			| 'status'
+			| 'totpSecret'
+			| 'totpEnabledAt'
+			| 'totpLastUsedStep'
+		>
 	>
 ): Promise<User | null> {
 	const [user] = await db
@@ -57,4 +66,16 @@ export async function updateIfStatus(
 		.where(and(eq(users.id, id), eq(users.status, expected)))
 		.returning();
 	return user ?? null;
+}
+
+/** Records a TOTP step as used; false when it (or a later one) was used already — a replayed code. */
+export async function claimTotpStep(db: Db, id: string, step: number): Promise<boolean> {
+	const claimed = await db
+		.update(users)
+		.set({ totpLastUsedStep: step })
+		.where(
+			and(eq(users.id, id), or(isNull(users.totpLastUsedStep), lt(users.totpLastUsedStep, step)))
+		)
+		.returning({ id: users.id });
+	return claimed.length > 0;
 }

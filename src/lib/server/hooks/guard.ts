@@ -1,4 +1,4 @@
-import { redirect, type Handle } from '@sveltejs/kit';
+import { json, type Handle, type RequestEvent } from '@sveltejs/kit';
 import { problem } from '../http/problem.ts';
 import { requiresTwoFactor } from '../services/instance.ts';
 
@@ -26,6 +26,18 @@ export function isPublicRoute(routeId: string | null): boolean {
 	);
 }
 
+/**
+ * A redirect returned (not thrown) from a handle, so the outer handles still add the request id
+ * and security headers. Client-side navigations and enhanced forms expect Kit's JSON form of it.
+ */
+function redirectTo(event: RequestEvent, location: string): Response {
+	if (event.isDataRequest) return json({ type: 'redirect', location });
+	if (event.request.headers.get('x-sveltekit-action') === 'true') {
+		return json({ type: 'redirect', status: 303, location });
+	}
+	return new Response(null, { status: 303, headers: { location } });
+}
+
 export const guard: Handle = async ({ event, resolve }) => {
 	const routeId = event.route.id;
 	const principal = event.locals.principal;
@@ -38,12 +50,15 @@ export const guard: Handle = async ({ event, resolve }) => {
 				: 'Sign in or send an API token.';
 			return problem(401, 'unauthorized', title, {}, { 'www-authenticate': 'Bearer' });
 		}
-		redirect(303, `/login?redirectTo=${encodeURIComponent(event.url.pathname + event.url.search)}`);
+		return redirectTo(
+			event,
+			`/login?redirectTo=${encodeURIComponent(event.url.pathname + event.url.search)}`
+		);
 	}
 	if (principal.kind === 'session' && routeId !== null) {
 		if (!principal.session.twoFactorVerified && !secondStepRoutes.has(routeId)) {
 			if (isApi) return problem(401, 'unauthorized', 'Finish signing in with your second factor.');
-			redirect(303, '/login/two-factor');
+			return redirectTo(event, '/login/two-factor');
 		}
 		if (
 			principal.session.twoFactorVerified &&
@@ -57,7 +72,7 @@ export const guard: Handle = async ({ event, resolve }) => {
 					'forbidden',
 					'This instance requires two-factor sign-in; set it up first.'
 				);
-			redirect(303, '/settings/two-factor?required=1');
+			return redirectTo(event, '/settings/two-factor?required=1');
 		}
 	}
 	return resolve(event);

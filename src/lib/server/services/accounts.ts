@@ -15,7 +15,8 @@ import { ServiceError, type Principal, type RequestMeta, type ServiceContext } f
 const loginPolicy = {
 	// Per client address: bursts of 20, then one attempt every 3 s.
 	ip: { capacity: 20, refillPerSecond: 1 / 3 },
-	// Per account: 10 tries, then one a minute. It refills by itself: no lockout to abuse against a victim.
+	// Per account: 10 tries, then one a minute. It refills by itself (no permanent lockout), though a
+	// patient attacker can keep an account at that pace; the per-address bucket is checked first.
 	account: { capacity: 10, refillPerSecond: 1 / 60 }
 };
 
@@ -54,33 +55,41 @@ export async function createPersonalWorkspace(db: Db, user: User): Promise<strin
 	return workspace.id;
 }
 
+/** Whether a sign-up may proceed: the first account, a usable invite, or the instance's mode. */
+async function signupAdmission(db: Db, inviteToken: string | null | undefined, now: Date) {
+	const first = (await users.countAll(db)) === 0;
+	const mode = (await settings.get(db)).signupMode;
+	const invite = inviteToken ? await invites.getUsable(db, sha256Hex(inviteToken), now) : null;
+	if (inviteToken && !invite) {
+		throw new ServiceError('invalid', 'This invite link is invalid, used or expired.');
+	}
+	if (!first && !invite && mode === 'invite-only') {
+		throw new ServiceError(
+			'forbidden',
+			'Sign-up is by invitation only. Ask an administrator for an invite link.'
+		);
+	}
+	return { first, mode, invite };
+}
+
 export async function signUp(
 	ctx: ServiceContext,
 	input: SignUpInput,
 	meta: RequestMeta
 ): Promise<SignUpResult> {
 	checkNewPassword(input.password);
-	const passwordHash = await hashPassword(input.password, ctx.keys.pepper, ctx.bcryptCost);
 	const now = ctx.now();
+	// The cheap checks first, so refused sign-ups cost no bcrypt round; they are repeated under the lock.
+	await signupAdmission(ctx.db, input.inviteToken, now);
+	const passwordHash = await hashPassword(input.password, ctx.keys.pepper, ctx.bcryptCost);
 	const created = await ctx.db.transaction(async (tx) => {
 		await tx.execute(sql`select pg_advisory_xact_lock(${signupLockKey})`);
+		// Admission before the e-mail check: whether an address is registered is nobody's business.
+		const { first, mode, invite } = await signupAdmission(tx, input.inviteToken, now);
 		if (await users.getByEmail(tx, input.email)) {
 			throw new ServiceError('conflict', 'An account with this e-mail address already exists.', {
 				fields: { email: 'Already registered.' }
 			});
-		}
-		const first = (await users.countAll(tx)) === 0;
-		const mode = (await settings.get(tx)).signupMode;
-		const invite = input.inviteToken
-			? await invites.getUsable(tx, sha256Hex(input.inviteToken), now)
-			: null;
-		if (input.inviteToken && !invite)
-			throw new ServiceError('invalid', 'This invite link is invalid, used or expired.');
-		if (!first && !invite && mode === 'invite-only') {
-			throw new ServiceError(
-				'forbidden',
-				'Sign-up is by invitation only. Ask an administrator for an invite link.'
-			);
 		}
 		const status = first || invite || mode === 'open' ? 'active' : 'pending';
 		const user = await users.create(tx, {
@@ -152,17 +161,18 @@ export async function throttle(
 	ctx: ServiceContext,
 	keys: [string, { capacity: number; refillPerSecond: number }][]
 ) {
-	const decisions = await Promise.all(
-		keys.map(([key, policy]) => ctx.limiter.consume(key, policy))
-	);
-	const refused = decisions.filter((decision) => !decision.allowed);
-	if (refused.length > 0) {
-		const retryAfterSeconds = Math.max(...refused.map((decision) => decision.retryAfterSeconds));
-		throw new ServiceError(
-			'rate-limited',
-			`Too many attempts. Try again in ${retryAfterSeconds} s.`,
-			{ retryAfterSeconds }
-		);
+	// In order, stopping at the first refusal: a throttled address spends nothing from the account's bucket.
+	for (const [key, policy] of keys) {
+		const { allowed, retryAfterSeconds } = await ctx.limiter.consume(key, policy);
+		if (!allowed) {
+			throw new ServiceError(
+				'rate-limited',
+				`Too many attempts. Try again in ${retryAfterSeconds} s.`,
+				{
+					retryAfterSeconds
+				}
+			);
+		}
 	}
 }
 

@@ -1,3 +1,4 @@
+import { isUuid } from '../ids.ts';
 import * as settings from '../db/settings.ts';
 import type { SignupMode } from '../db/schema/index.ts';
 import * as users from '../db/users.ts';
@@ -97,7 +98,7 @@ export async function decideSignup(
 ): Promise<void> {
 	requireAdmin(principal, 'instance.users');
 	await ctx.db.transaction(async (tx) => {
-		const user = /^[0-9a-f-]{36}$/i.test(userId)
+		const user = isUuid(userId)
 			? await users.updateIfStatus(tx, userId, 'pending', approve ? 'active' : 'disabled')
 			: null;
 		if (!user) throw notFound('No pending account with that id.');

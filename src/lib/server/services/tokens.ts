@@ -1,3 +1,4 @@
+import { isUuid } from '../ids.ts';
 import { apiTokenHash, generateApiToken } from '../auth/api-token.ts';
 import * as apiTokens from '../db/api-tokens.ts';
 import { recordAudit } from './audit.ts';
@@ -72,7 +73,7 @@ export async function revokeApiToken(
 ): Promise<void> {
 	if (!hasScope(principal, 'write')) throw missingScope('write');
 	if (
-		!/^[0-9a-f-]{36}$/i.test(tokenId) ||
+		!isUuid(tokenId) ||
 		!(await apiTokens.revoke(ctx.db, principal.user.id, tokenId, ctx.now()))
 	) {
 		throw new ServiceError('not-found', 'Token not found.');

@@ -8,7 +8,7 @@ import {
 	recoveryCodeHash,
 	sealTotpKey,
 	totpUri,
-	verifyTotp
+	matchTotpStep
 } from '../auth/totp.ts';
 import type { Db } from '../db/index.ts';
 import { recoveryCodes } from '../db/schema/index.ts';
@@ -21,6 +21,18 @@ import { throttle } from './accounts.ts';
 import { ServiceError, type Principal, type RequestMeta, type ServiceContext } from './context.ts';
 
 const codePolicy = { capacity: 5, refillPerSecond: 1 / 30 };
+
+/** A correct code whose time step has not been used before (a replayed code is refused). */
+async function acceptTotpCode(
+	db: Db,
+	userId: string,
+	sealedKey: string,
+	encryptionKey: Buffer,
+	code: string
+) {
+	const step = matchTotpStep(openTotpKey(encryptionKey, sealedKey), code);
+	return step !== null && (await users.claimTotpStep(db, userId, step));
+}
 
 function sessionOnly(principal: Principal) {
 	if (principal.kind !== 'session')
@@ -60,7 +72,7 @@ export async function confirmTwoFactorEnrolment(
 	await throttle(ctx, [[`2fa:user:${user.id}`, codePolicy]]);
 	if (user.totpEnabledAt || !user.totpSecret)
 		throw new ServiceError('conflict', 'Start the set-up again.');
-	if (!verifyTotp(openTotpKey(ctx.keys.totp, user.totpSecret), code)) {
+	if (!(await acceptTotpCode(ctx.db, user.id, user.totpSecret, ctx.keys.totp, code))) {
 		throw new ServiceError(
 			'invalid',
 			'That code is not correct. Check the time on your device and try again.',
@@ -112,7 +124,11 @@ export async function disableTwoFactor(
 		});
 	}
 	await ctx.db.transaction(async (tx) => {
-		await users.update(tx, user.id, { totpSecret: null, totpEnabledAt: null });
+		await users.update(tx, user.id, {
+			totpSecret: null,
+			totpEnabledAt: null,
+			totpLastUsedStep: null
+		});
 		await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, user.id));
 		await recordAudit(tx, meta, {
 			action: 'auth.two_factor_disabled',
@@ -137,7 +153,7 @@ export async function completeTwoFactorSignIn(
 		throw new ServiceError('conflict', 'No second step is pending.');
 	await throttle(ctx, [[`2fa:user:${user.id}`, codePolicy]]);
 	let method = 'totp';
-	if (!verifyTotp(openTotpKey(ctx.keys.totp, user.totpSecret), code)) {
+	if (!(await acceptTotpCode(ctx.db, user.id, user.totpSecret, ctx.keys.totp, code))) {
 		const used = await ctx.db
 			.update(recoveryCodes)
 			.set({ usedAt: ctx.now() })

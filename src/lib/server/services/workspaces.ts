@@ -1,3 +1,4 @@
+import { isUuid } from '../ids.ts';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/index.ts';
 import * as invites from '../db/invites.ts';
@@ -34,7 +35,7 @@ export async function authorizeWorkspace(
 	workspaceId: string,
 	action: WorkspaceAction
 ): Promise<WorkspaceResource & { role: WorkspaceRole }> {
-	const membership = /^[0-9a-f-]{36}$/i.test(workspaceId)
+	const membership = isUuid(workspaceId)
 		? await workspaces.getMembership(db, workspaceId, principal.user.id)
 		: null;
 	if (membership === null) throw notFound('Workspace not found.');
@@ -44,8 +45,17 @@ export async function authorizeWorkspace(
 	return resource;
 }
 
-/** Owner changes are serialized per workspace so that two concurrent demotions cannot leave it ownerless. */
-async function lockWorkspace(db: Db, workspaceId: string): Promise<void> {
+/**
+ * Owner changes are serialized per workspace so that two concurrent demotions cannot leave it
+ * ownerless. Only members get to take the lock, and a malformed id never reaches the database.
+ */
+async function lockWorkspace(db: Db, principal: Principal, workspaceId: string): Promise<void> {
+	if (
+		!isUuid(workspaceId) ||
+		!(await workspaces.getMembership(db, workspaceId, principal.user.id))
+	) {
+		throw notFound('Workspace not found.');
+	}
 	await db.execute(sql`select pg_advisory_xact_lock(hashtext(${'workspace:' + workspaceId}))`);
 }
 
@@ -178,10 +188,7 @@ export async function revokeInvite(
 	meta: RequestMeta
 ) {
 	await authorizeWorkspace(ctx.db, principal, workspaceId, 'members.invite');
-	if (
-		!/^[0-9a-f-]{36}$/i.test(inviteId) ||
-		!(await invites.revoke(ctx.db, workspaceId, inviteId, ctx.now()))
-	)
+	if (!isUuid(inviteId) || !(await invites.revoke(ctx.db, workspaceId, inviteId, ctx.now())))
 		throw notFound('Invite not found.');
 	await recordAudit(ctx.db, meta, {
 		action: 'workspace.invite_revoked',
@@ -246,11 +253,9 @@ export async function changeMemberRole(
 	meta: RequestMeta
 ): Promise<void> {
 	await ctx.db.transaction(async (tx) => {
-		await lockWorkspace(tx, workspaceId);
+		await lockWorkspace(tx, principal, workspaceId);
 		const { role: myRole } = await authorizeWorkspace(tx, principal, workspaceId, 'members.manage');
-		const target = /^[0-9a-f-]{36}$/i.test(userId)
-			? await workspaces.getMembership(tx, workspaceId, userId)
-			: null;
+		const target = isUuid(userId) ? await workspaces.getMembership(tx, workspaceId, userId) : null;
 		if (!target) throw notFound('Member not found.');
 		if (!roleAtLeast(myRole, target.role) || !roleAtLeast(myRole, role)) {
 			throw new ServiceError(
@@ -287,7 +292,7 @@ export async function removeMember(
 	meta: RequestMeta
 ): Promise<void> {
 	await ctx.db.transaction(async (tx) => {
-		await lockWorkspace(tx, workspaceId);
+		await lockWorkspace(tx, principal, workspaceId);
 		const self = userId === principal.user.id;
 		const { role: myRole } = await authorizeWorkspace(
 			tx,
@@ -295,9 +300,7 @@ export async function removeMember(
 			workspaceId,
 			self ? 'members.leave' : 'members.manage'
 		);
-		const target = /^[0-9a-f-]{36}$/i.test(userId)
-			? await workspaces.getMembership(tx, workspaceId, userId)
-			: null;
+		const target = isUuid(userId) ? await workspaces.getMembership(tx, workspaceId, userId) : null;
 		if (!target) throw notFound('Member not found.');
 		if (!self && !roleAtLeast(myRole, target.role))
 			throw new ServiceError('forbidden', 'You cannot remove someone above you.');

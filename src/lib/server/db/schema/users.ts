@@ -1,5 +1,14 @@
 import { sql } from 'drizzle-orm';
-import { boolean, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import {
+	bigint,
+	boolean,
+	pgEnum,
+	pgTable,
+	text,
+	timestamp,
+	uniqueIndex,
+	uuid
+} from 'drizzle-orm/pg-core';
 
 export const userStatus = pgEnum('user_status', ['active', 'pending', 'disabled']);
 
@@ -15,6 +24,8 @@ export const users = pgTable(
 		// AES-256-GCM ciphertext of the TOTP key; null until two-factor sign-in is enabled.
 		totpSecret: text('totp_secret'),
 		totpEnabledAt: timestamp('totp_enabled_at', { withTimezone: true }),
+		// The last 30-second step whose code was accepted: a code works once (RFC 6238 §5.2).
+		totpLastUsedStep: bigint('totp_last_used_step', { mode: 'number' }),
 		createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 		updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
 	},
