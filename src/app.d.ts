@@ -15,6 +15,8 @@ declare global {
 			principal: Principal | null;
 			/** An Authorization header was sent and did not hold a live token. */
 			bearerRejected?: boolean;
+			/** A session cookie was sent that no longer names a live session. */
+			staleSessionCookie?: boolean;
 		}
 	}
 }

@@ -85,3 +85,16 @@ export function sessionCookieName(secure: boolean): string {
 export function sessionCookieOptions(secure: boolean, expires: Date) {
 	return { path: '/', httpOnly: true, sameSite: 'lax', secure, expires } as const;
 }
+
+/** The Set-Cookie header, for responses a hook builds itself (where `event.cookies` is not applied). */
+export function sessionCookieHeader(secure: boolean, token: string | null, expires: Date): string {
+	const parts = [
+		`${sessionCookieName(secure)}=${token ?? ''}`,
+		'Path=/',
+		`Expires=${expires.toUTCString()}`
+	];
+	if (token === null) parts.push('Max-Age=0');
+	parts.push('HttpOnly', 'SameSite=Lax');
+	if (secure) parts.push('Secure');
+	return parts.join('; ');
+}

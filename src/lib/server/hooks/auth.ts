@@ -17,16 +17,22 @@ export const authenticate: Handle = async ({ event, resolve }) => {
 		return resolve(event);
 	}
 	const secure = event.url.protocol === 'https:';
-	const cookieName = sessionCookieName(secure);
-	const token = event.cookies.get(cookieName);
+	const token = event.cookies.get(sessionCookieName(secure));
 	if (token === undefined) return resolve(event);
 	const valid = await validateSessionToken(services.db, token, services.now());
 	if (valid === null) {
-		event.cookies.delete(cookieName, { path: '/', secure });
+		event.cookies.delete(sessionCookieName(secure), { path: '/', secure });
+		// The guard's own redirects do not carry event.cookies changes; it clears the cookie itself.
+		event.locals.staleSessionCookie = true;
 		return resolve(event);
 	}
-	if (valid.renewed)
-		event.cookies.set(cookieName, token, sessionCookieOptions(secure, valid.session.expiresAt));
+	if (valid.renewed) {
+		event.cookies.set(
+			sessionCookieName(secure),
+			token,
+			sessionCookieOptions(secure, valid.session.expiresAt)
+		);
+	}
 	event.locals.principal = { kind: 'session', user: valid.user, session: valid.session };
 	return resolve(event);
 };

@@ -1,4 +1,5 @@
 import { json, type Handle, type RequestEvent } from '@sveltejs/kit';
+import { sessionCookieHeader } from '../auth/session.ts';
 import { problem } from '../http/problem.ts';
 import { requiresTwoFactor } from '../services/instance.ts';
 
@@ -31,11 +32,16 @@ export function isPublicRoute(routeId: string | null): boolean {
  * and security headers. Client-side navigations and enhanced forms expect Kit's JSON form of it.
  */
 function redirectTo(event: RequestEvent, location: string): Response {
-	if (event.isDataRequest) return json({ type: 'redirect', location });
-	if (event.request.headers.get('x-sveltekit-action') === 'true') {
-		return json({ type: 'redirect', status: 303, location });
+	let response: Response;
+	if (event.isDataRequest) response = json({ type: 'redirect', location });
+	else if (event.request.headers.get('x-sveltekit-action') === 'true') {
+		response = json({ type: 'redirect', status: 303, location });
+	} else response = new Response(null, { status: 303, headers: { location } });
+	if (event.locals.staleSessionCookie) {
+		const secure = event.url.protocol === 'https:';
+		response.headers.append('set-cookie', sessionCookieHeader(secure, null, new Date(0)));
 	}
-	return new Response(null, { status: 303, headers: { location } });
+	return response;
 }
 
 export const guard: Handle = async ({ event, resolve }) => {
