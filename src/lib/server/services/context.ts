@@ -1,3 +1,4 @@
+import { apiScopeNames } from '../../schemas/tokens.ts';
 import type { ApiToken, Session, User } from '../db/schema/index.ts';
 import type { Db } from '../db/index.ts';
 import type { RateLimiter } from '../auth/rate-limit.ts';
@@ -19,7 +20,8 @@ export interface RequestMeta {
 	userAgent: string | null;
 }
 
-export const apiScopes = ['read', 'write', 'run', 'admin'] as const;
+// One list for forms, the API and the policy.
+export const apiScopes = apiScopeNames;
 export type ApiScope = (typeof apiScopes)[number];
 
 /** Who is acting: a signed-in browser session, or a personal access token. */
