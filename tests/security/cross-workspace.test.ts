@@ -161,3 +161,36 @@ describe('malformed ids inside one’s own workspace', () => {
 		}
 	);
 });
+
+describe('pages and form actions of another workspace', () => {
+	it('answer 404 to the page, exactly as for a workspace that does not exist', async () => {
+		const theirs = await stranger.client.request(`/workspaces/${owner.w2}`, {
+			headers: { accept: 'text/html' }
+		});
+		const missing = await stranger.client.request(`/workspaces/${randomUUID()}`, {
+			headers: { accept: 'text/html' }
+		});
+		expect(theirs.status).toBe(404);
+		expect(missing.status).toBe(404);
+		const mine = await stranger.client.request(`/workspaces/${owner.w1}`, {
+			headers: { accept: 'text/html' }
+		});
+		expect(mine.status).toBe(200);
+	});
+
+	it.each([
+		['rename', { name: 'Taken over' }],
+		['invite', { role: 'owner', expiresInDays: '7' }],
+		['changeRole', { userId: '', role: 'owner' }],
+		['remove', { userId: '' }],
+		['leave', {}]
+	])('refuse the %s action with 404 and change nothing', async (action, fields) => {
+		const body = Object.fromEntries(
+			Object.entries(fields).map(([key, value]) => [key, value || owner.userId])
+		);
+		const response = await stranger.client.postForm(`/workspaces/${owner.w2}?/${action}`, body);
+		expect(response.status).toBe(404);
+		const workspace = await owner.client.request(`/api/v1/workspaces/${owner.w2}`);
+		expect(await workspace.json()).toMatchObject({ name: 'Secret W2', role: 'owner' });
+	});
+});
