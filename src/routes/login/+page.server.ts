@@ -1,6 +1,6 @@
 import { redirect } from '@sveltejs/kit';
 import { signInSchema } from '$lib/schemas/auth';
-import { sessionCookieName, sessionCookieOptions } from '$lib/server/auth/session';
+import { setSessionCookie } from '$lib/server/auth/session';
 import { formError, parseForm, requestMeta } from '$lib/server/http/forms';
 import { safeRedirectTarget } from '$lib/server/http/redirect-target';
 import { signIn } from '$lib/server/services/accounts';
@@ -24,12 +24,7 @@ export const actions: Actions = {
 			return formError(error, parsed.values, event.setHeaders);
 		}
 		// A new session at every sign-in (never an upgraded old one): no session fixation.
-		const secure = event.url.protocol === 'https:';
-		event.cookies.set(
-			sessionCookieName(secure),
-			result.token,
-			sessionCookieOptions(secure, result.session.expiresAt)
-		);
+		setSessionCookie(event, result.token, result.session.expiresAt);
 		const next = safeRedirectTarget(event.url.searchParams.get('redirectTo'));
 		redirect(
 			303,

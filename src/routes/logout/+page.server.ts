@@ -1,5 +1,5 @@
 import { redirect } from '@sveltejs/kit';
-import { sessionCookieName } from '$lib/server/auth/session';
+import { clearSessionCookie } from '$lib/server/auth/session';
 import { requestMeta } from '$lib/server/http/forms';
 import { signOut } from '$lib/server/services/accounts';
 import type { Actions, PageServerLoad } from './$types';
@@ -11,8 +11,7 @@ export const actions: Actions = {
 	default: async (event) => {
 		if (event.locals.principal)
 			await signOut(event.locals.runtime.services, event.locals.principal, requestMeta(event));
-		const secure = event.url.protocol === 'https:';
-		event.cookies.delete(sessionCookieName(secure), { path: '/', secure });
+		clearSessionCookie(event);
 		redirect(303, '/login');
 	}
 };

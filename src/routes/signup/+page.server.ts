@@ -1,6 +1,6 @@
 import { redirect } from '@sveltejs/kit';
 import { signUpSchema } from '$lib/schemas/auth';
-import { sessionCookieName, sessionCookieOptions } from '$lib/server/auth/session';
+import { setSessionCookie } from '$lib/server/auth/session';
 import { formError, parseForm, requestMeta } from '$lib/server/http/forms';
 import { signUp } from '$lib/server/services/accounts';
 import { signupState } from '$lib/server/services/instance';
@@ -31,12 +31,7 @@ export const actions: Actions = {
 			return formError(error, values);
 		}
 		if (result.status === 'pending') return { pending: true };
-		const secure = event.url.protocol === 'https:';
-		event.cookies.set(
-			sessionCookieName(secure),
-			result.token,
-			sessionCookieOptions(secure, result.session.expiresAt)
-		);
+		setSessionCookie(event, result.token, result.session.expiresAt);
 		redirect(303, '/app');
 	}
 };

@@ -1,3 +1,4 @@
+import type { Cookies } from '@sveltejs/kit';
 import type { Db } from '../db/index.ts';
 import type { Session, User } from '../db/schema/index.ts';
 import * as sessions from '../db/sessions.ts';
@@ -82,19 +83,44 @@ export function sessionCookieName(secure: boolean): string {
 	return secure ? '__Host-awe_session' : 'awe_session';
 }
 
-export function sessionCookieOptions(secure: boolean, expires: Date) {
-	return { path: '/', httpOnly: true, sameSite: 'lax', secure, expires } as const;
+type SessionCookieEvent = { cookies: Pick<Cookies, 'get' | 'set' | 'delete'>; url: URL };
+
+const isSecure = (url: URL) => url.protocol === 'https:';
+
+export function readSessionCookie({ cookies, url }: SessionCookieEvent): string | undefined {
+	return cookies.get(sessionCookieName(isSecure(url)));
 }
 
-/** The Set-Cookie header, for responses a hook builds itself (where `event.cookies` is not applied). */
-export function sessionCookieHeader(secure: boolean, token: string | null, expires: Date): string {
-	const parts = [
-		`${sessionCookieName(secure)}=${token ?? ''}`,
+export function setSessionCookie(
+	{ cookies, url }: SessionCookieEvent,
+	token: string,
+	expires: Date
+) {
+	const secure = isSecure(url);
+	cookies.set(sessionCookieName(secure), token, {
+		path: '/',
+		httpOnly: true,
+		sameSite: 'lax',
+		secure,
+		expires
+	});
+}
+
+export function clearSessionCookie({ cookies, url }: SessionCookieEvent) {
+	const secure = isSecure(url);
+	cookies.delete(sessionCookieName(secure), { path: '/', secure });
+}
+
+/** A Set-Cookie header clearing the cookie, for responses a hook builds itself (`event.cookies` is not applied there). */
+export function clearedSessionCookieHeader(url: URL): string {
+	const secure = isSecure(url);
+	const attributes = [
 		'Path=/',
-		`Expires=${expires.toUTCString()}`
+		'Expires=Thu, 01 Jan 1970 00:00:00 GMT',
+		'Max-Age=0',
+		'HttpOnly',
+		'SameSite=Lax'
 	];
-	if (token === null) parts.push('Max-Age=0');
-	parts.push('HttpOnly', 'SameSite=Lax');
-	if (secure) parts.push('Secure');
-	return parts.join('; ');
+	if (secure) attributes.push('Secure');
+	return [`${sessionCookieName(secure)}=`, ...attributes].join('; ');
 }

@@ -1,5 +1,10 @@
 import type { Handle } from '@sveltejs/kit';
-import { sessionCookieName, sessionCookieOptions, validateSessionToken } from '../auth/session.ts';
+import {
+	clearSessionCookie,
+	readSessionCookie,
+	setSessionCookie,
+	validateSessionToken
+} from '../auth/session.ts';
 import { authenticateApiToken } from '../services/tokens.ts';
 
 /**
@@ -16,23 +21,16 @@ export const authenticate: Handle = async ({ event, resolve }) => {
 		event.locals.bearerRejected = event.locals.principal === null;
 		return resolve(event);
 	}
-	const secure = event.url.protocol === 'https:';
-	const token = event.cookies.get(sessionCookieName(secure));
+	const token = readSessionCookie(event);
 	if (token === undefined) return resolve(event);
 	const valid = await validateSessionToken(services.db, token, services.now());
 	if (valid === null) {
-		event.cookies.delete(sessionCookieName(secure), { path: '/', secure });
+		clearSessionCookie(event);
 		// The guard's own redirects do not carry event.cookies changes; it clears the cookie itself.
 		event.locals.staleSessionCookie = true;
 		return resolve(event);
 	}
-	if (valid.renewed) {
-		event.cookies.set(
-			sessionCookieName(secure),
-			token,
-			sessionCookieOptions(secure, valid.session.expiresAt)
-		);
-	}
+	if (valid.renewed) setSessionCookie(event, token, valid.session.expiresAt);
 	event.locals.principal = { kind: 'session', user: valid.user, session: valid.session };
 	return resolve(event);
 };

@@ -1,5 +1,5 @@
 import { json, type Handle, type RequestEvent } from '@sveltejs/kit';
-import { sessionCookieHeader } from '../auth/session.ts';
+import { clearedSessionCookieHeader } from '../auth/session.ts';
 import { problem } from '../http/problem.ts';
 import { requiresTwoFactor } from '../services/instance.ts';
 
@@ -38,8 +38,7 @@ function redirectTo(event: RequestEvent, location: string): Response {
 		response = json({ type: 'redirect', status: 303, location });
 	} else response = new Response(null, { status: 303, headers: { location } });
 	if (event.locals.staleSessionCookie) {
-		const secure = event.url.protocol === 'https:';
-		response.headers.append('set-cookie', sessionCookieHeader(secure, null, new Date(0)));
+		response.headers.append('set-cookie', clearedSessionCookieHeader(event.url));
 	}
 	return response;
 }

@@ -1,6 +1,6 @@
 import { redirect } from '@sveltejs/kit';
 import { codeSchema } from '$lib/schemas/auth';
-import { sessionCookieName, sessionCookieOptions } from '$lib/server/auth/session';
+import { setSessionCookie } from '$lib/server/auth/session';
 import { formError, parseForm, requestMeta, requirePrincipal } from '$lib/server/http/forms';
 import { safeRedirectTarget } from '$lib/server/http/redirect-target';
 import { completeTwoFactorSignIn } from '$lib/server/services/two-factor';
@@ -28,12 +28,7 @@ export const actions: Actions = {
 		} catch (error) {
 			return formError(error, {}, event.setHeaders);
 		}
-		const secure = event.url.protocol === 'https:';
-		event.cookies.set(
-			sessionCookieName(secure),
-			next.token,
-			sessionCookieOptions(secure, next.expiresAt)
-		);
+		setSessionCookie(event, next.token, next.expiresAt);
 		redirect(303, safeRedirectTarget(event.url.searchParams.get('redirectTo')));
 	}
 };

@@ -1,6 +1,6 @@
 import { redirect } from '@sveltejs/kit';
 import { z } from 'zod';
-import { sessionCookieName } from '$lib/server/auth/session';
+import { clearSessionCookie } from '$lib/server/auth/session';
 import { formError, parseForm, requestMeta, requirePrincipal } from '$lib/server/http/forms';
 import { listMySessions, revokeMySession } from '$lib/server/services/accounts';
 import type { Actions, PageServerLoad } from './$types';
@@ -30,8 +30,7 @@ export const actions: Actions = {
 		}
 		if (principal.kind === 'session' && principal.session.id === sessionId) {
 			// This browser's own session is gone: forget the cookie and sign in again.
-			const secure = event.url.protocol === 'https:';
-			event.cookies.delete(sessionCookieName(secure), { path: '/', secure });
+			clearSessionCookie(event);
 			redirect(303, '/login');
 		}
 		return { revoked: true };
