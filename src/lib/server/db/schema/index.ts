@@ -6,3 +6,5 @@ export * from './instance-settings.ts';
 export * from './invites.ts';
 export * from './api-tokens.ts';
 export * from './recovery-codes.ts';
+export * from './workflows.ts';
+export * from './runs.ts';

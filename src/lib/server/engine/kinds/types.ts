@@ -1,0 +1,88 @@
+import type { z } from 'zod';
+import type { RunError } from '../../db/schema/index.ts';
+import type { DefinitionProblem, WorkflowDefinition } from '../../../schemas/workflow.ts';
+
+/** What expressions and templates see: the run's input and the outputs of finished steps. */
+export interface RunData {
+	input: unknown;
+	steps: Record<string, { output: unknown }>;
+}
+
+/** Everything one execution of one step gets; executors never touch the database directly. */
+export interface StepContext {
+	runId: string;
+	workspaceId: string;
+	nodeId: string;
+	/** -1 for a node's own step, 0… for the iterations of a map node. */
+	iteration: number;
+	/** 1 on the first attempt. */
+	attempt: number;
+	/** `run:node:iteration`: the same on every attempt, so side effects can be deduplicated downstream. */
+	idempotencyKey: string;
+	/** The step's input: its single predecessor's output, an object of them keyed by node id, or the map item. */
+	input: unknown;
+	data: RunData;
+	/** Kept by an earlier execution of this step that returned `wait`; null the first time. */
+	state: Record<string, unknown> | null;
+	/** Aborted on cancellation, on the node's timeout and when the worker loses its lease. */
+	signal: AbortSignal;
+	now(): Date;
+	/** Answers for steps that wait on something outside them (approvals, child runs, iterations). */
+	lookup: StepLookup;
+}
+
+export interface StepLookup {
+	approval(): Promise<{ status: string; comment: string; decidedBy: string | null } | null>;
+	childRun(): Promise<{ id: string; status: string; output: unknown; error: RunError | null } | null>;
+	/** The map node's iterations, in item order. */
+	iterations(): Promise<{ status: string; output: unknown; error: RunError | null }[]>;
+}
+
+/** Work the engine does in the same transaction that records a waiting step. */
+export type WaitEffect =
+	| { type: 'approval'; title: string; details: string; deadlineAt: Date | null }
+	| { type: 'child-run'; workflowId: string; versionId: string | null; input: unknown }
+	/** One step per item, at most `concurrency` running at once, each executing `node`. */
+	| { type: 'iterations'; items: unknown[]; concurrency: number };
+
+export type StepOutcome =
+	| { type: 'succeeded'; output: unknown; branch?: string }
+	/** Park the step, holding no worker, until `until` (null: until a signal) and execute it again then. */
+	| { type: 'wait'; until: Date | null; state: Record<string, unknown>; effect?: WaitEffect };
+
+/** Thrown by executors for an expected failure; `retryable: false` ends the step without retries. */
+export class StepFailure extends Error {
+	override name = 'StepFailure';
+	readonly code: string;
+	readonly retryable: boolean;
+
+	constructor(code: string, message: string, options: { retryable?: boolean } = {}) {
+		super(message);
+		this.code = code;
+		this.retryable = options.retryable ?? true;
+	}
+}
+
+/** Where a config problem is reported: a path inside the node's config, and a message. */
+export type ConfigProblem = Omit<DefinitionProblem, 'nodeId'>;
+
+export interface NodeKind<Config = unknown> {
+	kind: string;
+	/** One line for people choosing a node. */
+	description: string;
+	configSchema: z.ZodType<Config>;
+	/**
+	 * Edge labels this node's outgoing edges may carry: a fixed list, or `none` when edges carry no
+	 * label. A label-less edge from a branching node is followed whatever the outcome.
+	 */
+	branches(config: Config): readonly string[] | 'none';
+	/** How many outgoing edges the node may have (the `output` node has none). */
+	maxOutgoing?: number;
+	/** Checks beyond the schema, such as expressions that must compile. */
+	checkConfig?(config: Config, definition: WorkflowDefinition): ConfigProblem[];
+	execute(context: StepContext, config: Config): Promise<StepOutcome>;
+}
+
+// Node kinds are heterogeneous; the registry stores them erased.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyNodeKind = NodeKind<any>;
