@@ -14,7 +14,7 @@ export default defineConfig({
 				extends: true,
 				test: {
 					name: 'unit',
-					include: ['src/**/*.test.ts', 'tests/integration/**/*.test.ts'],
+					include: ['src/**/*.test.ts', 'tests/integration/**/*.test.ts', 'tests/engine/**/*.test.ts'],
 					globalSetup: ['tests/setup/global-setup.ts']
 				}
 			},

@@ -4,6 +4,8 @@ import type { Database } from '../../src/lib/server/db/index.ts';
 import * as settings from '../../src/lib/server/db/settings.ts';
 import { deriveKey } from '../../src/lib/server/platform/crypto.ts';
 import { createLogger } from '../../src/lib/server/platform/logger.ts';
+import { builtInKinds, createKindRegistry } from '../../src/lib/server/engine/kinds/index.ts';
+import { createInProcessBus } from '../../src/lib/server/realtime/bus.ts';
 import { signUp } from '../../src/lib/server/services/accounts.ts';
 import type {
 	Principal,
@@ -33,12 +35,17 @@ export function createTestServices(
 		db: database.db,
 		keys: {
 			pepper: deriveKey(testSecret, 'password-pepper'),
-			totp: deriveKey(testSecret, 'totp-key-encryption')
+			totp: deriveKey(testSecret, 'totp-key-encryption'),
+			triggers: deriveKey(testSecret, 'trigger-secret-encryption')
 		},
 		bcryptCost: 10,
 		limiter: createMemoryRateLimiter(() => clock.now().getTime()),
 		now: clock.now,
 		logger: createLogger({ LOG_LEVEL: 'silent', NODE_ENV: 'test' }),
+		kinds: createKindRegistry(builtInKinds),
+		bus: createInProcessBus((error) => {
+			throw error;
+		}),
 		clock
 	};
 }

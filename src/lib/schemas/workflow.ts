@@ -147,3 +147,26 @@ export const stepStatuses = [
 export type StepStatus = (typeof stepStatuses)[number];
 
 export const finishedRunStatuses: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled'];
+
+const fieldTypes: Record<(typeof inputFieldTypes)[number], () => z.ZodType> = {
+	string: () => z.string(),
+	number: () => z.number(),
+	boolean: () => z.boolean(),
+	object: () => z.record(z.string(), z.unknown()),
+	array: () => z.array(z.unknown())
+};
+
+/** The schema a run's input must satisfy: the declared fields, defaults applied, nothing else. */
+export function runInputSchema(fields: readonly InputField[]) {
+	const shape: Record<string, z.ZodType> = {};
+	for (const field of fields) {
+		const base = fieldTypes[field.type]();
+		shape[field.name] =
+			field.default !== undefined
+				? base.default(field.default)
+				: field.required
+					? base
+					: base.optional();
+	}
+	return z.object(shape).strict();
+}

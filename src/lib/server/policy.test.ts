@@ -28,7 +28,8 @@ const leastRole: Record<WorkspaceAction, (typeof roles)[number]> = {
 	'members.leave': 'viewer',
 	'workflows.read': 'viewer',
 	'workflows.write': 'editor',
-	'workflows.run': 'editor'
+	'workflows.run': 'editor',
+	'approvals.decide': 'editor'
 };
 
 describe('can()', () => {

@@ -13,7 +13,8 @@ const workspaceActions = {
 	'members.leave': { role: 'viewer', scope: 'write' },
 	'workflows.read': { role: 'viewer', scope: 'read' },
 	'workflows.write': { role: 'editor', scope: 'write' },
-	'workflows.run': { role: 'editor', scope: 'run' }
+	'workflows.run': { role: 'editor', scope: 'run' },
+	'approvals.decide': { role: 'editor', scope: 'run' }
 } as const satisfies Record<string, { role: WorkspaceRole; scope: ApiScope }>;
 
 const instanceActions = {

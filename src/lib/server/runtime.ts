@@ -9,6 +9,9 @@ import { resolveSecretKey } from './platform/secret-key.ts';
 import { createInProcessBus, type EventBus } from './realtime/bus.ts';
 import { createRedisBus } from './realtime/redis-bus.ts';
 import type { ServiceContext } from './services/context.ts';
+import { builtInKinds, createKindRegistry } from './engine/kinds/index.ts';
+import type { KindRegistry } from './engine/definition.ts';
+import { Worker } from './engine/worker.ts';
 
 /** Everything a process holds for its lifetime: built once at start-up, closed once at shutdown. */
 export interface Runtime {
@@ -19,12 +22,15 @@ export interface Runtime {
 	readonly secretKey: string;
 	/** What services are called with (plus the acting principal). */
 	readonly services: ServiceContext;
+	/** Executes runs in this process: always in embedded mode, else when IN_PROCESS_WORKER is set. */
+	readonly worker: Worker | null;
 	close(): Promise<void>;
 }
 
 export async function startRuntime(
 	config: Config,
-	logger = createLogger(config)
+	logger = createLogger(config),
+	kinds: KindRegistry = createKindRegistry(builtInKinds)
 ): Promise<Runtime> {
 	const secretKey = await resolveSecretKey(config);
 	const database = await openDatabase(
@@ -57,13 +63,21 @@ export async function startRuntime(
 		db: database.db,
 		keys: {
 			pepper: deriveKey(secretKey, 'password-pepper'),
-			totp: deriveKey(secretKey, 'totp-key-encryption')
+			totp: deriveKey(secretKey, 'totp-key-encryption'),
+			triggers: deriveKey(secretKey, 'trigger-secret-encryption')
 		},
 		bcryptCost: config.BCRYPT_COST,
 		limiter: redis ? createRedisRateLimiter(redis) : createMemoryRateLimiter(),
 		now: () => new Date(),
-		logger
+		logger,
+		kinds,
+		bus: openBus
 	};
+	const worker =
+		(config.IN_PROCESS_WORKER ?? isEmbedded(config))
+			? new Worker({ database, bus: openBus, kinds, logger, concurrency: config.WORKER_CONCURRENCY })
+			: null;
+	await worker?.start();
 	let closing: Promise<void> | undefined;
 	return {
 		config,
@@ -72,8 +86,10 @@ export async function startRuntime(
 		bus: openBus,
 		secretKey,
 		services,
+		worker,
 		close() {
 			closing ??= (async () => {
+				await worker?.stop(config.SHUTDOWN_TIMEOUT * 1000);
 				await openBus.close();
 				await redis?.quit().catch(() => {});
 				await database.close();

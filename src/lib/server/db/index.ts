@@ -21,6 +21,8 @@ export interface Database {
 	readonly driver: DatabaseDriver;
 	/** Runs the callback on one connection held for its duration (PGlite only has one). */
 	withDedicatedConnection<T>(callback: (connection: DedicatedConnection) => Promise<T>): Promise<T>;
+	/** LISTEN on a channel; the handler runs for each NOTIFY committed by anyone. */
+	listen(channel: string, handler: () => void): Promise<() => Promise<void>>;
 	close(): Promise<void>;
 }
 
@@ -56,6 +58,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 		db,
 		driver: 'pglite',
 		withDedicatedConnection: (callback) => callback({ db, exec: (query) => client.exec(query) }),
+		listen: (channel, handler) => client.listen(channel, handler),
 		close: async () => {
 			if (!client.closed) await client.close();
 			await unlock();
@@ -87,6 +90,11 @@ function openPostgres(options: {
 			} finally {
 				await single.end({ timeout: 5 });
 			}
+		},
+		listen: async (channel, handler) => {
+			// postgres.js keeps one connection for LISTEN and re-issues it after a reconnect.
+			const { unlisten } = await client.listen(channel, handler);
+			return unlisten;
 		},
 		close: () => client.end({ timeout: 5 })
 	};

@@ -39,6 +39,17 @@ const configSchema = z.object({
 		.min(10, 'must be at least 10')
 		.max(16, 'must be at most 16')
 		.default(12),
+	/** Steps one worker executes at once (the web process's own worker, and `npm run worker`). */
+	WORKER_CONCURRENCY: z.coerce
+		.number({ error: 'must be a number' })
+		.int('must be a whole number')
+		.min(1, 'must be at least 1')
+		.max(256, 'must be at most 256')
+		.default(8),
+	/** Whether the web process executes runs too; by default only in embedded mode. */
+	IN_PROCESS_WORKER: optional(
+		z.enum(['true', 'false'], { error: 'must be true or false' }).transform((value) => value === 'true')
+	),
 	SHUTDOWN_TIMEOUT: z.coerce
 		.number({ error: 'must be a number of seconds' })
 		.positive('must be a positive number of seconds')

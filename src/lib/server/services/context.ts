@@ -3,15 +3,21 @@ import type { ApiToken, Session, User } from '../db/schema/index.ts';
 import type { Db } from '../db/index.ts';
 import type { RateLimiter } from '../auth/rate-limit.ts';
 import type { Logger } from '../platform/logger.ts';
+import type { KindRegistry } from '../engine/definition.ts';
+import type { EventBus } from '../realtime/bus.ts';
 
 /** What every service function works with; tests build one around a fresh database and a fake clock. */
 export interface ServiceContext {
 	db: Db;
-	keys: { pepper: Buffer; totp: Buffer };
+	keys: { pepper: Buffer; totp: Buffer; triggers: Buffer };
 	bcryptCost: number;
 	limiter: RateLimiter;
 	now: () => Date;
 	logger: Logger;
+	/** Node kinds definitions are checked against and workers execute. */
+	kinds: KindRegistry;
+	/** Where committed run events are published for live views. */
+	bus: EventBus;
 }
 
 /** Where a request came from, for the audit log and throttling. */

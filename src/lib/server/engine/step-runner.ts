@@ -1,0 +1,281 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/index.ts';
+import { rows } from '../db/migrate.ts';
+import { succeededOutputs, type ClaimedStep } from '../db/run-queue.ts';
+import type { RunError } from '../db/schema/index.ts';
+import { retryPolicySchema, type RetryPolicy, type WorkflowNode } from '../../schemas/workflow.ts';
+import type { KindRegistry, WorkflowGraph } from './definition.ts';
+import { StepFailure, type StepLookup, type StepOutcome } from './kinds/types.ts';
+import {
+	EventLog,
+	applyWaitEffect,
+	finishRun,
+	isActiveRun,
+	lockRun,
+	propagate,
+	settleRun,
+	stepInputFor,
+	type GraphLoader,
+	type RunEventMessage
+} from './transitions.ts';
+
+/** A step's result as the engine records it. */
+export type ExecutionResult =
+	| StepOutcome
+	| { type: 'failed'; error: RunError; retryable: boolean };
+
+/** The lease was taken over, or the run ended, while the step executed: its result is dropped. */
+export class StaleLeaseError extends Error {
+	override name = 'StaleLeaseError';
+}
+
+// A step whose worker keeps dying is not retried forever.
+const maxRecoveries = 5;
+
+export interface StepRunnerDeps {
+	db: Db;
+	kinds: KindRegistry;
+	loadGraph: GraphLoader;
+	now(): Date;
+	random(): number;
+}
+
+/** The node a step executes: the node itself, or the body of its map for an iteration. */
+export function nodeForStep(graph: WorkflowGraph, step: Pick<ClaimedStep, 'nodeId' | 'iteration'>) {
+	const node = graph.nodes.get(step.nodeId);
+	if (!node) return null;
+	if (step.iteration < 0) return node;
+	const body = (node.config as { node: Omit<WorkflowNode, 'id'> }).node;
+	return { ...body, id: node.id } as WorkflowNode;
+}
+
+/** Runs the node's executor for a claimed step; never throws (failures become a result). */
+export async function executeStep(
+	deps: StepRunnerDeps,
+	step: ClaimedStep,
+	signal: AbortSignal
+): Promise<{ result: ExecutionResult; input: unknown }> {
+	const graph = await deps.loadGraph(step.versionId);
+	const node = nodeForStep(graph, step);
+	const kind = node && deps.kinds.get(node.kind);
+	if (!node || !kind) {
+		return {
+			input: step.input,
+			result: failure('unknown_kind', `Node kind "${node?.kind ?? step.kind}" is not available.`, false)
+		};
+	}
+	const finished = new Map(
+		(await succeededOutputs(deps.db, step.runId)).map((row) => [row.nodeId, row])
+	);
+	const input = step.input ?? stepInputFor(graph, step.nodeId, step.runInput, finished);
+	const policy = retryPolicyOf(node);
+	if (step.claimedFrom === 'running' && step.attempt > policy.maxAttempts + maxRecoveries) {
+		return { input, result: failure('worker_lost', 'The workers executing this step kept stopping.', false) };
+	}
+	const parsed = kind.configSchema.safeParse(node.config);
+	if (!parsed.success) {
+		return { input, result: failure('invalid_config', parsed.error.issues[0]?.message ?? 'Invalid config.', false) };
+	}
+	const controller = new AbortController();
+	const abort = () => controller.abort(signal.reason);
+	signal.addEventListener('abort', abort, { once: true });
+	const timer =
+		node.timeoutMs === undefined
+			? undefined
+			: setTimeout(
+					() => controller.abort(new StepFailure('timeout', `The step took longer than ${node.timeoutMs} ms.`)),
+					node.timeoutMs
+				);
+	const steps: Record<string, { output: unknown }> = {};
+	for (const [nodeId, row] of finished) steps[nodeId] = { output: row.output };
+	try {
+		const aborted = new Promise<never>((_, reject) => {
+			controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+		});
+		const outcome = await Promise.race([
+			kind.execute(
+				{
+					runId: step.runId,
+					workspaceId: step.workspaceId,
+					nodeId: step.nodeId,
+					iteration: step.iteration,
+					attempt: step.attempt,
+					idempotencyKey: `${step.runId}:${step.nodeId}:${step.iteration < 0 ? 0 : step.iteration}`,
+					input,
+					data: { input: step.runInput, steps },
+					state: step.state,
+					signal: controller.signal,
+					now: deps.now,
+					lookup: createLookup(deps.db, step)
+				},
+				parsed.data
+			),
+			aborted
+		]);
+		return { input, result: outcome };
+	} catch (error) {
+		if (error instanceof StepFailure) return { input, result: failure(error.code, error.message, error.retryable) };
+		if (signal.aborted) throw signal.reason;
+		const message = error instanceof Error ? error.message : String(error);
+		return { input, result: failure('step_error', message, true) };
+	} finally {
+		clearTimeout(timer);
+		signal.removeEventListener('abort', abort);
+	}
+}
+
+function failure(code: string, message: string, retryable: boolean): ExecutionResult {
+	return { type: 'failed', error: { code, message, retryable }, retryable };
+}
+
+export function retryPolicyOf(node: Pick<WorkflowNode, 'retry'>): RetryPolicy {
+	return node.retry ?? retryPolicySchema.parse({});
+}
+
+/** Exponential backoff; with jitter the delay is spread over its upper half. */
+export function retryDelayMs(policy: RetryPolicy, attempt: number, random: () => number): number {
+	const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.backoffFactor ** (attempt - 1));
+	return policy.jitter ? Math.round(base / 2 + (random() * base) / 2) : Math.round(base);
+}
+
+function createLookup(db: Db, step: ClaimedStep): StepLookup {
+	return {
+		async approval() {
+			const result = await db.execute(sql`
+				select status, comment, decided_by from approvals where step_id = ${step.id}
+			`);
+			const row = rows<{ status: string; comment: string; decided_by: string | null }>(result)[0];
+			return row ? { status: row.status, comment: row.comment, decidedBy: row.decided_by } : null;
+		},
+		async childRun() {
+			const result = await db.execute(sql`
+				select id, status, output, error from runs where parent_step_id = ${step.id}
+			`);
+			const row = rows<{ id: string; status: string; output: unknown; error: RunError | null }>(result)[0];
+			return row ?? null;
+		},
+		async iterations() {
+			const result = await db.execute(sql`
+				select status, output, error from run_steps
+				where run_id = ${step.runId} and node_id = ${step.nodeId} and iteration >= 0
+				order by iteration
+			`);
+			return rows<{ status: string; output: unknown; error: RunError | null }>(result);
+		}
+	};
+}
+
+/**
+ * Records a step's result, its successors' readiness and its events in one transaction. The update
+ * is fenced by the lease epoch: a worker that lost its lease gets StaleLeaseError and changes nothing.
+ */
+export async function commitStep(
+	deps: StepRunnerDeps,
+	step: ClaimedStep,
+	input: unknown,
+	result: ExecutionResult
+): Promise<RunEventMessage[]> {
+	const graph = await deps.loadGraph(step.versionId);
+	const node = nodeForStep(graph, step);
+	return deps.db.transaction(async (tx) => {
+		const run = await lockRun(tx, step.runId);
+		if (!run || !isActiveRun(run.status)) throw new StaleLeaseError('the run has ended');
+		const log = new EventLog();
+		const at = { stepId: step.id, nodeId: step.nodeId };
+		const set = await fencedUpdate(tx, step, input, result, node ? retryPolicyOf(node) : null, deps);
+		if (set === 'stale') throw new StaleLeaseError('the lease was taken over');
+		const iteration = step.iteration >= 0 ? { iteration: step.iteration } : {};
+		if (result.type === 'succeeded') {
+			log.add(run.id, run.workspace_id, { ...at, type: 'step.succeeded', data: { ...iteration, branch: result.branch ?? null } });
+			if (step.iteration >= 0) await iterationFinished(tx, step, false, log);
+			else await propagate(tx, run, graph, step.nodeId, log);
+		} else if (result.type === 'wait') {
+			log.add(run.id, run.workspace_id, { ...at, type: 'step.waiting', data: { ...iteration, until: result.until?.toISOString() ?? null } });
+			if (result.effect && step.state === null) {
+				const problem = await applyWaitEffect(tx, run, step, result.effect, graph, log);
+				if (problem !== null) {
+					await tx.execute(sql`
+						update run_steps set status = 'failed', error = ${JSON.stringify(problem)}::jsonb, due_at = null,
+							finished_at = clock_timestamp()
+						where id = ${step.id}
+					`);
+					log.add(run.id, run.workspace_id, { ...at, type: 'step.failed', data: { error: problem } });
+					await finishRun(tx, run, 'failed', { ...problem, nodeId: step.nodeId }, log);
+				}
+			}
+		} else if (set === 'retrying') {
+			log.add(run.id, run.workspace_id, { ...at, type: 'step.retrying', data: { ...iteration, attempt: step.attempt, error: result.error } });
+		} else {
+			log.add(run.id, run.workspace_id, { ...at, type: 'step.failed', data: { ...iteration, attempt: step.attempt, error: result.error } });
+			if (step.iteration >= 0) await iterationFinished(tx, step, true, log);
+			else await finishRun(tx, run, 'failed', { ...result.error, nodeId: step.nodeId }, log);
+		}
+		if (isActiveRun(run.status)) await settleRun(tx, run, graph, log);
+		return log.write(tx);
+	});
+}
+
+async function fencedUpdate(
+	tx: Db,
+	step: ClaimedStep,
+	input: unknown,
+	result: ExecutionResult,
+	policy: RetryPolicy | null,
+	deps: StepRunnerDeps
+): Promise<'stale' | 'done' | 'retrying'> {
+	const inputJson = JSON.stringify(input ?? null);
+	let update;
+	let outcome: 'done' | 'retrying' = 'done';
+	if (result.type === 'succeeded') {
+		update = sql`status = 'succeeded', output = ${JSON.stringify(result.output ?? null)}::jsonb,
+			branch = ${result.branch ?? null}, error = null, due_at = null, finished_at = clock_timestamp()`;
+	} else if (result.type === 'wait') {
+		update = sql`status = 'waiting', state = ${JSON.stringify(result.state)}::jsonb,
+			due_at = ${result.until?.toISOString() ?? null}::timestamptz`;
+	} else if (result.retryable && policy !== null && step.attempt < policy.maxAttempts) {
+		const delay = retryDelayMs(policy, step.attempt, deps.random);
+		update = sql`status = 'ready', error = ${JSON.stringify(result.error)}::jsonb,
+			due_at = clock_timestamp() + make_interval(secs => ${delay / 1000})`;
+		outcome = 'retrying';
+	} else {
+		update = sql`status = 'failed', error = ${JSON.stringify(result.error)}::jsonb, due_at = null,
+			finished_at = clock_timestamp()`;
+	}
+	const updated = await tx.execute(sql`
+		update run_steps set ${update}, input = ${inputJson}::jsonb, leased_by = null
+		where id = ${step.id} and lease_epoch = ${step.leaseEpoch} and status = 'running'
+		returning id
+	`);
+	return rows(updated).length === 0 ? 'stale' : outcome;
+}
+
+/** An iteration of a map finished: start the next pending one, and wake the map when none is left. */
+async function iterationFinished(tx: Db, step: ClaimedStep, failed: boolean, log: EventLog): Promise<void> {
+	if (failed) {
+		await tx.execute(sql`
+			update run_steps set status = 'cancelled', finished_at = clock_timestamp()
+			where run_id = ${step.runId} and node_id = ${step.nodeId} and iteration >= 0 and status = 'pending'
+		`);
+	} else {
+		await tx.execute(sql`
+			update run_steps set status = 'ready', due_at = clock_timestamp()
+			where id = (
+				select id from run_steps
+				where run_id = ${step.runId} and node_id = ${step.nodeId} and iteration >= 0 and status = 'pending'
+				order by iteration limit 1
+			)
+		`);
+	}
+	const active = await tx.execute(sql`
+		select count(*)::int as n from run_steps
+		where run_id = ${step.runId} and node_id = ${step.nodeId} and iteration >= 0
+			and status in ('pending', 'ready', 'running', 'waiting')
+	`);
+	if ((rows<{ n: number }>(active)[0]?.n ?? 0) === 0) {
+		await tx.execute(sql`
+			update run_steps set due_at = clock_timestamp()
+			where run_id = ${step.runId} and node_id = ${step.nodeId} and iteration = -1 and status = 'waiting'
+		`);
+	}
+	log.wake = true;
+}

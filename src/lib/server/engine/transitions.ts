@@ -1,0 +1,461 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/index.ts';
+import { rows } from '../db/migrate.ts';
+import { notifyWorkers } from '../db/run-queue.ts';
+import type { RunError } from '../db/schema/index.ts';
+import type { RunStatus, StepStatus } from '../../schemas/workflow.ts';
+import { buildGraph, type WorkflowGraph } from './definition.ts';
+import { evaluateExpression } from './expressions.ts';
+import type { WaitEffect } from './kinds/types.ts';
+
+/** One entry of a run's event log, before it is numbered. */
+export interface PendingEvent {
+	type: string;
+	stepId?: string | null;
+	nodeId?: string | null;
+	data?: Record<string, unknown>;
+}
+
+/** An event as committed, with its sequence number: what the bus carries and clients resume from. */
+export interface RunEventMessage {
+	runId: string;
+	workspaceId: string;
+	seq: number;
+	type: string;
+	stepId: string | null;
+	nodeId: string | null;
+	data: Record<string, unknown>;
+	at: string;
+}
+
+/** Collects the events of one transaction and writes them with the run's next sequence numbers. */
+export class EventLog {
+	readonly #byRun = new Map<string, { workspaceId: string; events: PendingEvent[] }>();
+	wake = false;
+
+	add(runId: string, workspaceId: string, event: PendingEvent): void {
+		let entry = this.#byRun.get(runId);
+		if (!entry) this.#byRun.set(runId, (entry = { workspaceId, events: [] }));
+		entry.events.push(event);
+	}
+
+	async write(tx: Db): Promise<RunEventMessage[]> {
+		const written: RunEventMessage[] = [];
+		for (const [runId, { workspaceId, events }] of this.#byRun) {
+			const bumped = await tx.execute(sql`
+				update runs set event_seq = event_seq + ${events.length} where id = ${runId}
+				returning event_seq - ${events.length} as base, clock_timestamp() as at
+			`);
+			const { base, at } = rows<{ base: number; at: Date | string }>(bumped)[0] ?? { base: 0, at: new Date() };
+			const numbered = events.map((event, index) => ({
+				runId,
+				workspaceId,
+				seq: Number(base) + index + 1,
+				type: event.type,
+				stepId: event.stepId ?? null,
+				nodeId: event.nodeId ?? null,
+				data: event.data ?? {},
+				at: new Date(at).toISOString()
+			}));
+			await tx.execute(sql`
+				insert into run_events (run_id, seq, workspace_id, type, step_id, node_id, data)
+				select ${runId}::uuid, e.seq, ${workspaceId}::uuid, e.type, e."stepId", e."nodeId", e.data
+				from jsonb_to_recordset(${JSON.stringify(numbered)}::jsonb)
+					as e(seq int, type text, "stepId" uuid, "nodeId" text, data jsonb)
+			`);
+			written.push(...numbered);
+		}
+		if (this.wake) await notifyWorkers(tx);
+		return written;
+	}
+}
+
+interface RunRow {
+	id: string;
+	workspace_id: string;
+	workflow_id: string;
+	version_id: string;
+	status: RunStatus;
+	input: unknown;
+	parent_step_id: string | null;
+	parent_run_id: string | null;
+}
+
+/** Locks the run for the rest of the transaction: every change to a run's steps is serialized. */
+export async function lockRun(tx: Db, runId: string): Promise<RunRow | null> {
+	const result = await tx.execute(sql`
+		select id, workspace_id, workflow_id, version_id, status, input, parent_step_id, parent_run_id
+		from runs where id = ${runId} for update
+	`);
+	return rows<RunRow>(result)[0] ?? null;
+}
+
+const activeRun: readonly RunStatus[] = ['queued', 'running', 'waiting'];
+export const isActiveRun = (status: RunStatus) => activeRun.includes(status);
+
+/** Loads (and caches, versions being immutable) the graph a run executes. */
+export type GraphLoader = (versionId: string) => Promise<WorkflowGraph>;
+
+export function createGraphLoader(db: Db, cacheSize = 200): GraphLoader {
+	const cache = new Map<string, WorkflowGraph>();
+	return async (versionId) => {
+		const cached = cache.get(versionId);
+		if (cached) return cached;
+		const result = await db.execute(sql`select definition from workflow_versions where id = ${versionId}`);
+		const row = rows<{ definition: WorkflowGraph['definition'] }>(result)[0];
+		if (!row) throw new Error(`workflow version ${versionId} not found`);
+		const graph = buildGraph(row.definition);
+		if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
+		cache.set(versionId, graph);
+		return graph;
+	};
+}
+
+interface NodeStepRow {
+	id: string;
+	node_id: string;
+	status: StepStatus;
+	branch: string | null;
+}
+
+/**
+ * After `fromNodeIds` finished (or was skipped), decides for each node downstream whether it is now
+ * ready, skipped (no taken edge can reach it any more) or still waiting on other branches.
+ */
+export async function propagate(
+	tx: Db,
+	run: RunRow,
+	graph: WorkflowGraph,
+	fromNodeIds: string | string[],
+	log: EventLog
+): Promise<void> {
+	const result = await tx.execute(sql`
+		select id, node_id, status, branch from run_steps where run_id = ${run.id} and iteration = -1
+	`);
+	const steps = new Map(rows<NodeStepRow>(result).map((row) => [row.node_id, row]));
+	const ready: string[] = [];
+	const skipped: string[] = [];
+	const work = [fromNodeIds]
+		.flat()
+		.flatMap((nodeId) => (graph.outgoing.get(nodeId) ?? []).map((edge) => edge.to));
+	while (work.length > 0) {
+		const nodeId = work.shift() as string;
+		const step = steps.get(nodeId);
+		if (!step || step.status !== 'pending') continue;
+		const decision = readiness(graph, nodeId, steps);
+		if (decision === 'ready') {
+			step.status = 'ready';
+			ready.push(step.id);
+		} else if (decision === 'skipped') {
+			step.status = 'skipped';
+			skipped.push(step.id);
+			log.add(run.id, run.workspace_id, { type: 'step.skipped', stepId: step.id, nodeId });
+			work.push(...(graph.outgoing.get(nodeId) ?? []).map((edge) => edge.to));
+		}
+	}
+	if (ready.length > 0) {
+		await tx.execute(sql`
+			update run_steps set status = 'ready', due_at = clock_timestamp()
+			where id = any(${sql.raw(uuidArray(ready))})
+		`);
+		log.wake = true;
+	}
+	if (skipped.length > 0) {
+		await tx.execute(sql`
+			update run_steps set status = 'skipped', finished_at = clock_timestamp()
+			where id = any(${sql.raw(uuidArray(skipped))})
+		`);
+	}
+}
+
+// Ids come from our own rows (uuid typed), never from a request.
+function uuidArray(ids: string[]): string {
+	return `array[${ids.map((id) => `'${id.replace(/[^0-9a-f-]/gi, '')}'`).join(',')}]::uuid[]`;
+}
+
+function readiness(
+	graph: WorkflowGraph,
+	nodeId: string,
+	steps: Map<string, NodeStepRow>
+): 'ready' | 'skipped' | 'wait' {
+	const edges = graph.incoming.get(nodeId) ?? [];
+	let taken = 0;
+	let undecided = 0;
+	for (const edge of edges) {
+		const source = steps.get(edge.from);
+		const status = source?.status;
+		if (status === 'succeeded') {
+			if (edge.branch === undefined || edge.branch === source?.branch) taken += 1;
+		} else if (status !== 'skipped' && status !== 'failed' && status !== 'cancelled') {
+			undecided += 1;
+		}
+	}
+	const node = graph.nodes.get(nodeId);
+	const join = node?.kind === 'join' ? (node.config as { mode?: string; n?: number }) : null;
+	if (join?.mode === 'any') return taken >= 1 ? 'ready' : undecided === 0 ? 'skipped' : 'wait';
+	if (join?.mode === 'first-n') {
+		const n = join.n ?? 1;
+		if (taken >= n) return 'ready';
+		return taken + undecided < n ? 'skipped' : 'wait';
+	}
+	if (undecided > 0) return 'wait';
+	return taken > 0 ? 'ready' : 'skipped';
+}
+
+/**
+ * The input a step sees: the run input for the input node; for a node with one taken predecessor,
+ * that predecessor's output; for a join or a merge of several, their outputs keyed by node id.
+ */
+export function stepInputFor(
+	graph: WorkflowGraph,
+	nodeId: string,
+	runInput: unknown,
+	finished: Map<string, { output: unknown; branch: string | null }>
+): unknown {
+	if (nodeId === graph.inputNodeId) return runInput;
+	const takenOutputs: Record<string, unknown> = {};
+	for (const edge of graph.incoming.get(nodeId) ?? []) {
+		const source = finished.get(edge.from);
+		if (source && (edge.branch === undefined || edge.branch === source.branch)) {
+			takenOutputs[edge.from] = source.output;
+		}
+	}
+	const keys = Object.keys(takenOutputs);
+	if (graph.nodes.get(nodeId)?.kind !== 'join' && keys.length === 1) {
+		return takenOutputs[keys[0] as string];
+	}
+	return takenOutputs;
+}
+
+/** Marks the run finished when nothing is left to do, or waiting when only parked steps remain. */
+export async function settleRun(tx: Db, run: RunRow, graph: WorkflowGraph, log: EventLog): Promise<void> {
+	const result = await tx.execute(sql`
+		select status, count(*)::int as n from run_steps where run_id = ${run.id} group by status
+	`);
+	const counts = new Map(rows<{ status: StepStatus; n: number }>(result).map((row) => [row.status, row.n]));
+	const active = ['pending', 'ready', 'running', 'waiting'].reduce((sum, status) => sum + (counts.get(status as StepStatus) ?? 0), 0);
+	if (active === 0) {
+		const outputs = await tx.execute(sql`
+			select node_id, output from run_steps where run_id = ${run.id} and iteration = -1 and status = 'succeeded'
+		`);
+		const steps: Record<string, { output: unknown }> = {};
+		for (const row of rows<{ node_id: string; output: unknown }>(outputs)) steps[row.node_id] = { output: row.output };
+		let output: unknown = null;
+		try {
+			output = await runOutput(graph, run.input, steps);
+		} catch (error) {
+			await finishRun(tx, run, 'failed', {
+				code: 'output_error',
+				message: error instanceof Error ? error.message : String(error)
+			}, log);
+			return;
+		}
+		await finishRun(tx, run, 'succeeded', null, log, output);
+		return;
+	}
+	const busy = (counts.get('ready') ?? 0) + (counts.get('running') ?? 0) + (counts.get('pending') ?? 0);
+	const status: RunStatus = busy === 0 ? 'waiting' : 'running';
+	// A run stays queued until a worker claims its first step.
+	if (status !== run.status && !(run.status === 'queued' && status === 'running')) {
+		await tx.execute(sql`update runs set status = ${status} where id = ${run.id}`);
+		if (status === 'waiting') log.add(run.id, run.workspace_id, { type: 'run.waiting' });
+		run.status = status;
+	}
+}
+
+async function runOutput(
+	graph: WorkflowGraph,
+	input: unknown,
+	steps: Record<string, { output: unknown }>
+): Promise<unknown> {
+	if (graph.definition.output !== undefined) {
+		return evaluateExpression(graph.definition.output, { input, steps }, { input: null });
+	}
+	const outputNode = graph.definition.nodes.find((node) => node.kind === 'output' && steps[node.id]);
+	return outputNode ? (steps[outputNode.id]?.output ?? null) : null;
+}
+
+/**
+ * Ends a run: unfinished steps are cancelled (so a worker still executing one cannot commit),
+ * pending approvals withdrawn, child runs cancelled, and a parent waiting on it woken.
+ */
+export async function finishRun(
+	tx: Db,
+	run: RunRow,
+	status: 'succeeded' | 'failed' | 'cancelled',
+	error: RunError | null,
+	log: EventLog,
+	output: unknown = null
+): Promise<void> {
+	await tx.execute(sql`
+		update run_steps set status = 'cancelled', due_at = null, finished_at = clock_timestamp()
+		where run_id = ${run.id} and status in ('pending', 'ready', 'running', 'waiting')
+	`);
+	await tx.execute(sql`
+		update approvals set status = 'cancelled' where run_id = ${run.id} and status = 'pending'
+	`);
+	await tx.execute(sql`
+		update runs set status = ${status}, output = ${JSON.stringify(output)}::jsonb,
+			error = ${error === null ? null : JSON.stringify(error)}::jsonb, finished_at = clock_timestamp()
+		where id = ${run.id}
+	`);
+	run.status = status;
+	log.add(run.id, run.workspace_id, {
+		type: `run.${status}`,
+		data: error === null ? {} : { error: error as unknown as Record<string, unknown> }
+	});
+	const children = await tx.execute(sql`
+		select id from runs where parent_run_id = ${run.id} and status in ('queued', 'running', 'waiting')
+	`);
+	for (const child of rows<{ id: string }>(children)) {
+		const locked = await lockRun(tx, child.id);
+		if (locked && isActiveRun(locked.status)) {
+			await finishRun(tx, locked, 'cancelled', { code: 'parent_finished', message: 'The parent run ended.' }, log);
+		}
+	}
+	if (run.parent_step_id !== null) {
+		await tx.execute(sql`
+			update run_steps set due_at = clock_timestamp() where id = ${run.parent_step_id} and status = 'waiting'
+		`);
+		log.wake = true;
+	}
+}
+
+/** Executes the side effect a waiting step asked for, in the transaction that parks it. */
+export async function applyWaitEffect(
+	tx: Db,
+	run: RunRow,
+	step: { id: string; nodeId: string },
+	effect: WaitEffect,
+	graph: WorkflowGraph,
+	log: EventLog
+): Promise<RunError | null> {
+	if (effect.type === 'approval') {
+		await tx.execute(sql`
+			insert into approvals (workspace_id, run_id, step_id, node_id, title, details, deadline_at)
+			values (${run.workspace_id}, ${run.id}, ${step.id}, ${step.nodeId}, ${effect.title}, ${effect.details},
+				${effect.deadlineAt?.toISOString() ?? null})
+			on conflict (step_id) do nothing
+		`);
+		log.add(run.id, run.workspace_id, {
+			type: 'approval.requested',
+			stepId: step.id,
+			nodeId: step.nodeId,
+			data: { title: effect.title }
+		});
+		return null;
+	}
+	if (effect.type === 'iterations') {
+		const node = graph.nodes.get(step.nodeId);
+		const body = (node?.config as { node?: { kind?: string } } | undefined)?.node;
+		const items = effect.items.map((item, index) => ({
+			iteration: index,
+			status: index < effect.concurrency ? 'ready' : 'pending',
+			input: item
+		}));
+		await tx.execute(sql`
+			insert into run_steps (run_id, workspace_id, node_id, iteration, kind, status, input, due_at)
+			select ${run.id}::uuid, ${run.workspace_id}::uuid, ${step.nodeId}, i.iteration, ${body?.kind ?? 'unknown'},
+				i.status::step_status, i.input, case when i.status = 'ready' then clock_timestamp() end
+			from jsonb_to_recordset(${JSON.stringify(items)}::jsonb) as i(iteration int, status text, input jsonb)
+			on conflict (run_id, node_id, iteration) do nothing
+		`);
+		log.wake = true;
+		return null;
+	}
+	return startChildRun(tx, run, step, effect, log);
+}
+
+async function startChildRun(
+	tx: Db,
+	run: RunRow,
+	step: { id: string; nodeId: string },
+	effect: Extract<WaitEffect, { type: 'child-run' }>,
+	log: EventLog
+): Promise<RunError | null> {
+	const existing = await tx.execute(sql`select id from runs where parent_step_id = ${step.id}`);
+	if (rows(existing).length > 0) return null;
+	const found = await tx.execute(sql`
+		select v.id, v.definition from workflows w
+		join workflow_versions v on v.id = coalesce(${effect.versionId}::uuid, w.published_version_id)
+		where w.id = ${effect.workflowId} and w.workspace_id = ${run.workspace_id} and v.workflow_id = w.id
+	`);
+	const version = rows<{ id: string; definition: WorkflowGraph['definition'] }>(found)[0];
+	if (!version) {
+		return {
+			code: 'subworkflow_not_found',
+			message: 'The subworkflow does not exist in this workspace or has no published version.'
+		};
+	}
+	await createRunRows(tx, {
+		workspaceId: run.workspace_id,
+		workflowId: effect.workflowId,
+		versionId: version.id,
+		definition: version.definition,
+		input: effect.input,
+		trigger: 'workflow',
+		parentRunId: run.id,
+		parentStepId: step.id,
+		createdBy: null
+	}, log);
+	return null;
+}
+
+export interface NewRun {
+	workspaceId: string;
+	workflowId: string;
+	versionId: string;
+	definition: WorkflowGraph['definition'];
+	input: unknown;
+	trigger: 'manual' | 'api' | 'webhook' | 'schedule' | 'workflow' | 'rerun';
+	triggerId?: string | null;
+	parentRunId?: string | null;
+	parentStepId?: string | null;
+	rerunOf?: string | null;
+	createdBy: string | null;
+}
+
+/** Inserts a run and one pending step per node, the input node ready; the caller commits. */
+export async function createRunRows(
+	tx: Db,
+	run: NewRun,
+	log: EventLog,
+	prepared: Map<string, { status: StepStatus; input?: unknown; output?: unknown; branch?: string | null; reused?: boolean }> = new Map()
+): Promise<string> {
+	const timeoutMs = run.definition.timeoutMs;
+	const inserted = await tx.execute(sql`
+		insert into runs (workspace_id, workflow_id, version_id, input, trigger, trigger_id, parent_run_id,
+			parent_step_id, rerun_of, created_by, deadline_at)
+		values (${run.workspaceId}, ${run.workflowId}, ${run.versionId}, ${JSON.stringify(run.input ?? null)}::jsonb,
+			${run.trigger}, ${run.triggerId ?? null}, ${run.parentRunId ?? null}, ${run.parentStepId ?? null},
+			${run.rerunOf ?? null}, ${run.createdBy},
+			${timeoutMs === undefined ? null : sql`clock_timestamp() + make_interval(secs => ${timeoutMs / 1000})`})
+		returning id
+	`);
+	const runId = rows<{ id: string }>(inserted)[0]?.id as string;
+	const inputNode = run.definition.nodes.find((node) => node.kind === 'input')?.id;
+	const steps = run.definition.nodes.map((node) => {
+		const given = prepared.get(node.id);
+		const status = given?.status ?? (node.id === inputNode ? 'ready' : 'pending');
+		return {
+			nodeId: node.id,
+			kind: node.kind,
+			status,
+			input: given?.input ?? (node.id === inputNode ? (run.input ?? null) : null),
+			output: given?.output ?? null,
+			branch: given?.branch ?? null,
+			reused: given?.reused ?? false
+		};
+	});
+	await tx.execute(sql`
+		insert into run_steps (run_id, workspace_id, node_id, kind, status, input, output, branch, reused, due_at, finished_at)
+		select ${runId}::uuid, ${run.workspaceId}::uuid, s."nodeId", s.kind, s.status::step_status, s.input, s.output,
+			s.branch, s.reused, case when s.status = 'ready' then clock_timestamp() end,
+			case when s.status in ('succeeded', 'skipped') then clock_timestamp() end
+		from jsonb_to_recordset(${JSON.stringify(steps)}::jsonb)
+			as s("nodeId" text, kind text, status text, input jsonb, output jsonb, branch text, reused boolean)
+	`);
+	log.add(runId, run.workspaceId, { type: 'run.queued', data: { trigger: run.trigger } });
+	log.wake = true;
+	return runId;
+}

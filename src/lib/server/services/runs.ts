@@ -1,0 +1,292 @@
+import { sql } from 'drizzle-orm';
+import * as runs from '../db/runs.ts';
+import * as workflows from '../db/workflows.ts';
+import { rows } from '../db/migrate.ts';
+import { isUuid } from '../ids.ts';
+import { sha256Hex } from '../platform/crypto.ts';
+import {
+	IdempotencyMismatchError,
+	cancelRun as cancelRunRows,
+	decideApproval as decideApprovalRows,
+	rerunRun,
+	startRun as startRunRows
+} from '../engine/run-control.ts';
+import type { RunEventMessage } from '../engine/transitions.ts';
+import { publishEvents } from '../engine/worker.ts';
+import { runInputSchema, type RunStatus } from '../../schemas/workflow.ts';
+import type { Run } from '../db/schema/index.ts';
+import { recordAudit } from './audit.ts';
+import { authorizeWorkspace } from './workspaces.ts';
+import {
+	ServiceError,
+	notFound,
+	type Principal,
+	type RequestMeta,
+	type ServiceContext
+} from './context.ts';
+
+async function publish(ctx: ServiceContext, events: RunEventMessage[]): Promise<void> {
+	await publishEvents(ctx.bus, events).catch((error: unknown) =>
+		ctx.logger.warn({ err: error }, 'publishing run events failed')
+	);
+}
+
+async function loadRun(ctx: ServiceContext, workspaceId: string, runId: string): Promise<Run> {
+	const run = isUuid(runId) ? await runs.get(ctx.db, workspaceId, runId) : null;
+	if (run === null) throw notFound('Run not found.');
+	return run;
+}
+
+export interface StartRunInput {
+	workflowId: string;
+	input: unknown;
+	/** A version number; the published version when absent. */
+	version?: number;
+	idempotencyKey?: string;
+	trigger?: 'manual' | 'api' | 'webhook' | 'schedule';
+	triggerId?: string;
+}
+
+/**
+ * Starts a run of a workflow version: the input is checked against the version's declared inputs.
+ * Used by people and tokens (with a principal) and by triggers (`principal` null, already authorized).
+ */
+export async function startWorkflowRun(
+	ctx: ServiceContext,
+	principal: Principal | null,
+	workspaceId: string,
+	request: StartRunInput,
+	meta: RequestMeta
+): Promise<{ run: Run; created: boolean }> {
+	if (principal !== null) await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.run');
+	const workflow = isUuid(request.workflowId)
+		? await workflows.get(ctx.db, workspaceId, request.workflowId)
+		: null;
+	if (workflow === null) throw notFound('Workflow not found.');
+	const version =
+		request.version !== undefined
+			? await workflows.getVersion(ctx.db, workspaceId, workflow.id, request.version)
+			: workflow.publishedVersionId === null
+				? null
+				: await workflows.getVersionById(ctx.db, workspaceId, workflow.publishedVersionId);
+	if (version === null) {
+		throw new ServiceError(
+			request.version === undefined ? 'conflict' : 'not-found',
+			request.version === undefined
+				? 'This workflow has no published version yet: publish one, or name a version to run.'
+				: 'Version not found.'
+		);
+	}
+	const parsed = runInputSchema(version.definition.inputs).safeParse(request.input ?? {});
+	if (!parsed.success) {
+		throw new ServiceError('invalid', 'The run input does not match the workflow inputs.', {
+			fields: Object.fromEntries(
+				parsed.error.issues.map((issue) => [issue.path.join('.') || 'input', issue.message])
+			)
+		});
+	}
+	const idempotency =
+		request.idempotencyKey === undefined
+			? undefined
+			: {
+					key: request.idempotencyKey,
+					requestHash: sha256Hex(JSON.stringify([workflow.id, version.number, parsed.data]))
+				};
+	let started;
+	try {
+		started = await startRunRows(
+			ctx.db,
+			{
+				workspaceId,
+				workflowId: workflow.id,
+				versionId: version.id,
+				definition: version.definition,
+				input: parsed.data,
+				trigger: request.trigger ?? (principal?.kind === 'token' ? 'api' : 'manual'),
+				triggerId: request.triggerId ?? null,
+				createdBy: principal?.user.id ?? null
+			},
+			idempotency
+		);
+	} catch (error) {
+		if (error instanceof IdempotencyMismatchError) throw new ServiceError('conflict', error.message);
+		throw error;
+	}
+	if (started.created) {
+		await recordAudit(ctx.db, meta, {
+			action: 'run.start',
+			actorUserId: principal?.user.id ?? null,
+			workspaceId,
+			target: { type: 'run', id: started.runId },
+			details: { workflowId: workflow.id, version: version.number, trigger: request.trigger ?? 'manual' }
+		});
+		await publish(ctx, started.events);
+	}
+	return { run: await loadRun(ctx, workspaceId, started.runId), created: started.created };
+}
+
+export const runListLimit = 50;
+
+export async function listRuns(
+	ctx: ServiceContext,
+	principal: Principal,
+	workspaceId: string,
+	filter: { workflowId?: string; status?: RunStatus[]; trigger?: Run['trigger']; before?: string; limit?: number }
+) {
+	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.read');
+	let before;
+	if (filter.before !== undefined) {
+		const anchor = await loadRun(ctx, workspaceId, filter.before);
+		before = { createdAt: anchor.createdAt, id: anchor.id };
+	}
+	const limit = Math.min(filter.limit ?? runListLimit, 200);
+	const found = await runs.list(ctx.db, workspaceId, {
+		workflowId: filter.workflowId && isUuid(filter.workflowId) ? filter.workflowId : undefined,
+		status: filter.status,
+		trigger: filter.trigger,
+		before,
+		limit: limit + 1
+	});
+	return { runs: found.slice(0, limit), next: found.length > limit ? (found[limit - 1]?.id ?? null) : null };
+}
+
+/** A run with every step (input, output, error, attempts, timings) and the version it pinned. */
+export async function getRunDetail(
+	ctx: ServiceContext,
+	principal: Principal,
+	workspaceId: string,
+	runId: string
+) {
+	const { role } = await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.read');
+	const run = await loadRun(ctx, workspaceId, runId);
+	const [steps, version, workflow] = await Promise.all([
+		runs.listSteps(ctx.db, run.id),
+		workflows.getVersionById(ctx.db, workspaceId, run.versionId),
+		workflows.get(ctx.db, workspaceId, run.workflowId)
+	]);
+	return { run, steps, version, workflowName: workflow?.name ?? '', role };
+}
+
+export async function listRunEvents(
+	ctx: ServiceContext,
+	principal: Principal,
+	workspaceId: string,
+	runId: string,
+	afterSeq: number
+) {
+	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.read');
+	const run = await loadRun(ctx, workspaceId, runId);
+	return runs.listEvents(ctx.db, run.id, afterSeq, 1000);
+}
+
+export async function cancelRun(
+	ctx: ServiceContext,
+	principal: Principal,
+	workspaceId: string,
+	runId: string,
+	meta: RequestMeta
+) {
+	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.run');
+	const run = await loadRun(ctx, workspaceId, runId);
+	const result = await cancelRunRows(ctx.db, run.id, {
+		code: 'cancelled',
+		message: `Cancelled by ${principal.user.name}.`
+	});
+	if (!result.cancelled) throw new ServiceError('conflict', `The run has already ${run.status}.`);
+	await recordAudit(ctx.db, meta, {
+		action: 'run.cancel',
+		actorUserId: principal.user.id,
+		workspaceId,
+		target: { type: 'run', id: run.id },
+	});
+	await publish(ctx, result.events);
+	return loadRun(ctx, workspaceId, run.id);
+}
+
+/**
+ * Retry (fromNodeId null): a new run that reuses every step that succeeded and executes the rest.
+ * Re-run from a step: reuses everything upstream of it, optionally with the step's input replaced.
+ */
+export async function rerun(
+	ctx: ServiceContext,
+	principal: Principal,
+	workspaceId: string,
+	runId: string,
+	request: { fromNodeId: string | null; input?: unknown },
+	meta: RequestMeta
+) {
+	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.run');
+	const run = await loadRun(ctx, workspaceId, runId);
+	if (request.fromNodeId === null && run.status !== 'failed' && run.status !== 'cancelled') {
+		throw new ServiceError('conflict', 'Only a failed or cancelled run can be retried.');
+	}
+	if (request.fromNodeId !== null) {
+		const version = await workflows.getVersionById(ctx.db, workspaceId, run.versionId);
+		if (!version?.definition.nodes.some((node) => node.id === request.fromNodeId)) {
+			throw new ServiceError('invalid', 'No such step in this run.', { fields: { fromNodeId: 'Unknown node.' } });
+		}
+	}
+	const started = await rerunRun(ctx.db, {
+		runId: run.id,
+		fromNodeId: request.fromNodeId,
+		input: request.input,
+		createdBy: principal.user.id
+	});
+	await recordAudit(ctx.db, meta, {
+		action: 'run.start',
+		actorUserId: principal.user.id,
+		workspaceId,
+		target: { type: 'run', id: started.runId },
+		details: { rerunOf: run.id, fromNodeId: request.fromNodeId }
+	});
+	await publish(ctx, started.events);
+	return loadRun(ctx, workspaceId, started.runId);
+}
+
+export async function listApprovals(
+	ctx: ServiceContext,
+	principal: Principal,
+	workspaceId: string,
+	status: 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled' | null
+) {
+	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.read');
+	return runs.listApprovals(ctx.db, workspaceId, status, 200);
+}
+
+export async function decideApproval(
+	ctx: ServiceContext,
+	principal: Principal,
+	workspaceId: string,
+	approvalId: string,
+	decision: { approved: boolean; comment: string },
+	meta: RequestMeta
+) {
+	await authorizeWorkspace(ctx.db, principal, workspaceId, 'approvals.decide');
+	const approval = isUuid(approvalId) ? await runs.getApproval(ctx.db, workspaceId, approvalId) : null;
+	if (approval === null) throw notFound('Approval not found.');
+	const result = await decideApprovalRows(ctx.db, approval.id, { ...decision, userId: principal.user.id });
+	if (!result.decided) throw new ServiceError('conflict', `This approval is already ${approval.status}.`);
+	await recordAudit(ctx.db, meta, {
+		action: decision.approved ? 'approval.approve' : 'approval.reject',
+		actorUserId: principal.user.id,
+		workspaceId,
+		target: { type: 'approval', id: approval.id },
+	});
+	await publish(ctx, result.events);
+	return runs.getApproval(ctx.db, workspaceId, approval.id);
+}
+
+/** Waits until a run finishes or `timeoutMs` passes; the webhook trigger's synchronous mode uses it. */
+export async function waitForRun(ctx: ServiceContext, workspaceId: string, runId: string, timeoutMs: number) {
+	const deadline = Date.now() + timeoutMs;
+	let delay = 20;
+	for (;;) {
+		const result = await ctx.db.execute(sql`select status from runs where id = ${runId}`);
+		const status = rows<{ status: RunStatus }>(result)[0]?.status;
+		if (status === 'succeeded' || status === 'failed' || status === 'cancelled' || Date.now() >= deadline) {
+			return loadRun(ctx, workspaceId, runId);
+		}
+		await new Promise((resolve) => setTimeout(resolve, Math.min(delay, deadline - Date.now())));
+		delay = Math.min(delay * 2, 500);
+	}
+}
