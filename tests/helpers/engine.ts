@@ -16,7 +16,10 @@ import { createTestServices, meta, signUpUser } from './services.ts';
  * workers on the same database. Extra node kinds (test probes) can be registered.
  */
 export async function createEngineHarness(database: Database, extraKinds: AnyNodeKind[] = []) {
-	const ctx = { ...createTestServices(database), kinds: createKindRegistry([...builtInKinds, ...extraKinds]) };
+	const ctx = {
+		...createTestServices(database),
+		kinds: createKindRegistry([...builtInKinds, ...extraKinds])
+	};
 	const owner = await signUpUser(ctx, { name: 'Engine Owner' });
 	const [workspace] = await listMyWorkspaces(ctx, owner.principal);
 	if (!workspace) throw new Error('no workspace');
@@ -24,17 +27,42 @@ export async function createEngineHarness(database: Database, extraKinds: AnyNod
 	const workers: Worker[] = [];
 
 	async function publish(definition: unknown, name = 'Test workflow'): Promise<string> {
-		const workflow = await createWorkflow(ctx, owner.principal, workspaceId, { name, description: '' }, meta);
-		await saveVersion(ctx, owner.principal, workspaceId, workflow.id, { definition, note: '', publish: true }, meta);
+		const workflow = await createWorkflow(
+			ctx,
+			owner.principal,
+			workspaceId,
+			{ name, description: '' },
+			meta
+		);
+		await saveVersion(
+			ctx,
+			owner.principal,
+			workspaceId,
+			workflow.id,
+			{ definition, note: '', publish: true },
+			meta
+		);
 		return workflow.id;
 	}
 
-	async function start(workflowId: string, input: unknown = {}, idempotencyKey?: string): Promise<Run> {
-		const { run } = await startWorkflowRun(ctx, owner.principal, workspaceId, { workflowId, input, idempotencyKey }, meta);
+	async function start(
+		workflowId: string,
+		input: unknown = {},
+		idempotencyKey?: string
+	): Promise<Run> {
+		const { run } = await startWorkflowRun(
+			ctx,
+			owner.principal,
+			workspaceId,
+			{ workflowId, input, idempotencyKey },
+			meta
+		);
 		return run;
 	}
 
-	async function startWorker(options: { concurrency?: number; leaseMs?: number; pollMs?: number } = {}) {
+	async function startWorker(
+		options: { concurrency?: number; leaseMs?: number; pollMs?: number } = {}
+	) {
 		const worker = new Worker({
 			database,
 			bus: ctx.bus,
@@ -50,23 +78,32 @@ export async function createEngineHarness(database: Database, extraKinds: AnyNod
 	}
 
 	/** Polls until the run reaches one of `statuses` (finished by default). */
-	async function waitFor(runId: string, statuses = ['succeeded', 'failed', 'cancelled'], timeoutMs = 20_000): Promise<Run> {
+	async function waitFor(
+		runId: string,
+		statuses = ['succeeded', 'failed', 'cancelled'],
+		timeoutMs = 20_000
+	): Promise<Run> {
 		const deadline = Date.now() + timeoutMs;
 		for (;;) {
 			const run = await runsDb.get(database.db, workspaceId, runId);
 			if (run && statuses.includes(run.status)) return run;
-			if (Date.now() > deadline) throw new Error(`run ${runId} is still ${run?.status} after ${timeoutMs} ms`);
+			if (Date.now() > deadline)
+				throw new Error(`run ${runId} is still ${run?.status} after ${timeoutMs} ms`);
 			await new Promise((resolve) => setTimeout(resolve, 25));
 		}
 	}
 
 	async function steps(runId: string) {
 		const all = await runsDb.listSteps(database.db, runId);
-		return Object.fromEntries(all.filter((step) => step.iteration < 0).map((step) => [step.nodeId, step]));
+		return Object.fromEntries(
+			all.filter((step) => step.iteration < 0).map((step) => [step.nodeId, step])
+		);
 	}
 
 	async function eventTypes(runId: string): Promise<string[]> {
-		const result = await database.db.execute(sql`select type from run_events where run_id = ${runId} order by seq`);
+		const result = await database.db.execute(
+			sql`select type from run_events where run_id = ${runId} order by seq`
+		);
 		return rows<{ type: string }>(result).map((row) => row.type);
 	}
 
@@ -74,7 +111,18 @@ export async function createEngineHarness(database: Database, extraKinds: AnyNod
 		await Promise.all(workers.splice(0).map((worker) => worker.stop(2_000)));
 	}
 
-	return { ctx, owner, workspaceId, publish, start, startWorker, waitFor, steps, eventTypes, stopWorkers };
+	return {
+		ctx,
+		owner,
+		workspaceId,
+		publish,
+		start,
+		startWorker,
+		waitFor,
+		steps,
+		eventTypes,
+		stopWorkers
+	};
 }
 
 export type EngineHarness = Awaited<ReturnType<typeof createEngineHarness>>;

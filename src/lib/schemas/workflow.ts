@@ -80,7 +80,7 @@ export const workflowDefinitionSchema = z
 		inputs: z.array(inputFieldSchema).max(100).default([]),
 		nodes: z.array(workflowNodeSchema).min(1, 'A workflow needs at least one node.').max(500),
 		edges: z.array(workflowEdgeSchema).max(2000).default([]),
-		/** JSONata over `{ input, steps }` giving the run's output; without it, the `output` node's. */
+		/** JSONata giving the run's output, with `$input` and `$steps` bound; without it, the `output` node's. */
 		output: z.string().max(10_000).optional(),
 		/** Wall-clock limit for a whole run, waits included. */
 		timeoutMs: z

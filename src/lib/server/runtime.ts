@@ -75,7 +75,13 @@ export async function startRuntime(
 	};
 	const worker =
 		(config.IN_PROCESS_WORKER ?? isEmbedded(config))
-			? new Worker({ database, bus: openBus, kinds, logger, concurrency: config.WORKER_CONCURRENCY })
+			? new Worker({
+					database,
+					bus: openBus,
+					kinds,
+					logger,
+					concurrency: config.WORKER_CONCURRENCY
+				})
 			: null;
 	await worker?.start();
 	let closing: Promise<void> | undefined;

@@ -1,7 +1,17 @@
-import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, or, type SQL } from 'drizzle-orm';
 import type { RunStatus } from '../../schemas/workflow.ts';
 import type { Db } from './index.ts';
-import { approvals, runEvents, runSteps, runs, workflows, type Approval, type Run, type RunEvent, type RunStep } from './schema/index.ts';
+import {
+	approvals,
+	runEvents,
+	runSteps,
+	runs,
+	workflows,
+	type Approval,
+	type Run,
+	type RunEvent,
+	type RunStep
+} from './schema/index.ts';
 
 export async function get(db: Db, workspaceId: string, id: string): Promise<Run | null> {
 	const [run] = await db
@@ -116,10 +126,18 @@ export async function listApprovals(
 		)
 		.orderBy(desc(approvals.createdAt))
 		.limit(limit);
-	return found.map((row) => ({ ...row.approval, workflowName: row.workflowName, workflowId: row.workflowId }));
+	return found.map((row) => ({
+		...row.approval,
+		workflowName: row.workflowName,
+		workflowId: row.workflowId
+	}));
 }
 
-export async function getApproval(db: Db, workspaceId: string, id: string): Promise<Approval | null> {
+export async function getApproval(
+	db: Db,
+	workspaceId: string,
+	id: string
+): Promise<Approval | null> {
 	const [approval] = await db
 		.select()
 		.from(approvals)

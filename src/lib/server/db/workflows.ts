@@ -1,7 +1,12 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { WorkflowDefinition } from '../../schemas/workflow.ts';
 import type { Db } from './index.ts';
-import { workflowVersions, workflows, type Workflow, type WorkflowVersion } from './schema/index.ts';
+import {
+	workflowVersions,
+	workflows,
+	type Workflow,
+	type WorkflowVersion
+} from './schema/index.ts';
 
 export async function create(
 	db: Db,
@@ -129,7 +134,10 @@ export async function listVersions(
 		})
 		.from(workflowVersions)
 		.where(
-			and(eq(workflowVersions.workspaceId, workspaceId), eq(workflowVersions.workflowId, workflowId))
+			and(
+				eq(workflowVersions.workspaceId, workspaceId),
+				eq(workflowVersions.workflowId, workflowId)
+			)
 		)
 		.orderBy(desc(workflowVersions.number));
 }

@@ -76,7 +76,11 @@ export function checkDefinition(raw: unknown, kinds: KindRegistry): DefinitionCh
 	const indexOf = new Map<string, number>();
 	definition.nodes.forEach((node, index) => {
 		if (indexOf.has(node.id)) {
-			report({ nodeId: node.id, path: `nodes[${index}].id`, message: `Node id "${node.id}" is used twice.` });
+			report({
+				nodeId: node.id,
+				path: `nodes[${index}].id`,
+				message: `Node id "${node.id}" is used twice.`
+			});
 		} else {
 			indexOf.set(node.id, index);
 		}
@@ -85,7 +89,10 @@ export function checkDefinition(raw: unknown, kinds: KindRegistry): DefinitionCh
 	const inputFieldNames = new Set<string>();
 	definition.inputs.forEach((field, index) => {
 		if (inputFieldNames.has(field.name)) {
-			report({ path: `inputs[${index}].name`, message: `Input "${field.name}" is declared twice.` });
+			report({
+				path: `inputs[${index}].name`,
+				message: `Input "${field.name}" is declared twice.`
+			});
 		}
 		inputFieldNames.add(field.name);
 	});
@@ -124,7 +131,11 @@ export function checkDefinition(raw: unknown, kinds: KindRegistry): DefinitionCh
 		const source = definition.nodes[indexOf.get(edge.from) ?? -1];
 		const target = definition.nodes[indexOf.get(edge.to) ?? -1];
 		if (target?.kind === 'input') {
-			report({ nodeId: edge.to, path: `${path}.to`, message: 'Nothing may lead into the input node.' });
+			report({
+				nodeId: edge.to,
+				path: `${path}.to`,
+				message: 'Nothing may lead into the input node.'
+			});
 		}
 		const kind = source && kinds.get(source.kind);
 		if (!source || !kind || !configs.has(source.id)) return;
@@ -135,7 +146,11 @@ export function checkDefinition(raw: unknown, kinds: KindRegistry): DefinitionCh
 				path: `${path}.branch`,
 				message: `A ${source.kind} node has no branches; remove "branch".`
 			});
-		} else if (edge.branch !== undefined && branches !== 'none' && !branches.includes(edge.branch)) {
+		} else if (
+			edge.branch !== undefined &&
+			branches !== 'none' &&
+			!branches.includes(edge.branch)
+		) {
 			report({
 				nodeId: edge.from,
 				path: `${path}.branch`,
@@ -210,24 +225,40 @@ function checkNodeConfig(
 	const kind = kinds.get(node.kind);
 	if (!kind) {
 		const known = [...kinds.keys()].join(', ');
-		report({ nodeId: node.id, path: `${path}.kind`, message: `Unknown kind "${node.kind}". Known kinds: ${known}.` });
+		report({
+			nodeId: node.id,
+			path: `${path}.kind`,
+			message: `Unknown kind "${node.kind}". Known kinds: ${known}.`
+		});
 		return undefined;
 	}
 	if (insideMap && notMappable.has(node.kind)) {
-		report({ nodeId: node.id, path: `${path}.kind`, message: `A ${node.kind} node cannot run inside a map.` });
+		report({
+			nodeId: node.id,
+			path: `${path}.kind`,
+			message: `A ${node.kind} node cannot run inside a map.`
+		});
 		return undefined;
 	}
 	const parsed = kind.configSchema.safeParse(node.config);
 	if (!parsed.success) {
 		for (const issue of parsed.error.issues) {
-			report({ nodeId: node.id, path: joinPath(`${path}.config`, issue.path), message: issue.message });
+			report({
+				nodeId: node.id,
+				path: joinPath(`${path}.config`, issue.path),
+				message: issue.message
+			});
 		}
 		return undefined;
 	}
 	let valid = true;
 	for (const problem of kind.checkConfig?.(parsed.data, definition) ?? []) {
 		valid = false;
-		report({ nodeId: node.id, path: joinPath(`${path}.config`, [problem.path]), message: problem.message });
+		report({
+			nodeId: node.id,
+			path: joinPath(`${path}.config`, [problem.path]),
+			message: problem.message
+		});
 	}
 	if (node.kind === 'map') {
 		const body = (parsed.data as { node: { kind: string; config: Record<string, unknown> } }).node;
@@ -275,7 +306,10 @@ function joinPath(base: string, segments: readonly PropertyKey[]): string {
 
 function zodProblems(error: z.ZodError, raw: unknown): DefinitionProblem[] {
 	return error.issues.map((issue) => {
-		const problem: DefinitionProblem = { path: joinPath('', issue.path).replace(/^\./, '') || '(definition)', message: issue.message };
+		const problem: DefinitionProblem = {
+			path: joinPath('', issue.path).replace(/^\./, '') || '(definition)',
+			message: issue.message
+		};
 		if (issue.path[0] === 'nodes' && typeof issue.path[1] === 'number') {
 			const nodes = (raw as { nodes?: unknown[] }).nodes;
 			const id = (nodes?.[issue.path[1]] as { id?: unknown } | undefined)?.id;

@@ -107,7 +107,13 @@ export async function failOverdueRuns(db: Db): Promise<RunEventMessage[]> {
 		for (const { id } of rows<{ id: string }>(due)) {
 			const run = await lockRun(tx, id);
 			if (run && isActiveRun(run.status)) {
-				await finishRun(tx, run, 'failed', { code: 'run_timeout', message: 'The run exceeded its time limit.' }, log);
+				await finishRun(
+					tx,
+					run,
+					'failed',
+					{ code: 'run_timeout', message: 'The run exceeded its time limit.' },
+					log
+				);
 			}
 		}
 		return log.write(tx);
@@ -127,7 +133,9 @@ export async function decideApproval(
 			where id = ${approvalId} and status = 'pending'
 			returning run_id, step_id, node_id, workspace_id
 		`);
-		const row = rows<{ run_id: string; step_id: string; node_id: string; workspace_id: string }>(updated)[0];
+		const row = rows<{ run_id: string; step_id: string; node_id: string; workspace_id: string }>(
+			updated
+		)[0];
 		if (!row) return { decided: false, events: [] };
 		await tx.execute(sql`
 			update run_steps set due_at = clock_timestamp() where id = ${row.step_id} and status = 'waiting'
@@ -178,9 +186,19 @@ export async function rerunRun(
 		const past = await tx.execute(sql`
 			select node_id, status, input, output, branch from run_steps where run_id = ${source.runId} and iteration = -1
 		`);
-		const redo = source.fromNodeId === null ? new Set<string>() : descendantsOf(graph, source.fromNodeId);
+		const redo =
+			source.fromNodeId === null ? new Set<string>() : descendantsOf(graph, source.fromNodeId);
 		if (source.fromNodeId !== null) redo.add(source.fromNodeId);
-		const prepared = new Map<string, { status: StepStatus; input?: unknown; output?: unknown; branch?: string | null; reused?: boolean }>();
+		const prepared = new Map<
+			string,
+			{
+				status: StepStatus;
+				input?: unknown;
+				output?: unknown;
+				branch?: string | null;
+				reused?: boolean;
+			}
+		>();
 		for (const step of rows<PastStep>(past)) {
 			if (redo.has(step.node_id)) continue;
 			if (step.status === 'succeeded' || step.status === 'skipped') {
@@ -198,7 +216,8 @@ export async function rerunRun(
 			prepared.set(fromNode, { status: 'ready', input: source.input });
 		} else if (fromNode !== null) {
 			const recorded = rows<PastStep>(past).find((step) => step.node_id === fromNode);
-			if (recorded?.input != null) prepared.set(fromNode, { status: 'ready', input: recorded.input });
+			if (recorded?.input != null)
+				prepared.set(fromNode, { status: 'ready', input: recorded.input });
 		}
 		const log = new EventLog();
 		const runId = await createRunRows(

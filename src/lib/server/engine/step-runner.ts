@@ -20,9 +20,7 @@ import {
 } from './transitions.ts';
 
 /** A step's result as the engine records it. */
-export type ExecutionResult =
-	| StepOutcome
-	| { type: 'failed'; error: RunError; retryable: boolean };
+export type ExecutionResult = StepOutcome | { type: 'failed'; error: RunError; retryable: boolean };
 
 /** The lease was taken over, or the run ended, while the step executed: its result is dropped. */
 export class StaleLeaseError extends Error {
@@ -61,7 +59,11 @@ export async function executeStep(
 	if (!node || !kind) {
 		return {
 			input: step.input,
-			result: failure('unknown_kind', `Node kind "${node?.kind ?? step.kind}" is not available.`, false)
+			result: failure(
+				'unknown_kind',
+				`Node kind "${node?.kind ?? step.kind}" is not available.`,
+				false
+			)
 		};
 	}
 	const finished = new Map(
@@ -70,11 +72,17 @@ export async function executeStep(
 	const input = step.input ?? stepInputFor(graph, step.nodeId, step.runInput, finished);
 	const policy = retryPolicyOf(node);
 	if (step.claimedFrom === 'running' && step.attempt > policy.maxAttempts + maxRecoveries) {
-		return { input, result: failure('worker_lost', 'The workers executing this step kept stopping.', false) };
+		return {
+			input,
+			result: failure('worker_lost', 'The workers executing this step kept stopping.', false)
+		};
 	}
 	const parsed = kind.configSchema.safeParse(node.config);
 	if (!parsed.success) {
-		return { input, result: failure('invalid_config', parsed.error.issues[0]?.message ?? 'Invalid config.', false) };
+		return {
+			input,
+			result: failure('invalid_config', parsed.error.issues[0]?.message ?? 'Invalid config.', false)
+		};
 	}
 	const controller = new AbortController();
 	const abort = () => controller.abort(signal.reason);
@@ -83,14 +91,19 @@ export async function executeStep(
 		node.timeoutMs === undefined
 			? undefined
 			: setTimeout(
-					() => controller.abort(new StepFailure('timeout', `The step took longer than ${node.timeoutMs} ms.`)),
+					() =>
+						controller.abort(
+							new StepFailure('timeout', `The step took longer than ${node.timeoutMs} ms.`)
+						),
 					node.timeoutMs
 				);
 	const steps: Record<string, { output: unknown }> = {};
 	for (const [nodeId, row] of finished) steps[nodeId] = { output: row.output };
 	try {
 		const aborted = new Promise<never>((_, reject) => {
-			controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+			controller.signal.addEventListener('abort', () => reject(controller.signal.reason), {
+				once: true
+			});
 		});
 		const outcome = await Promise.race([
 			kind.execute(
@@ -114,7 +127,8 @@ export async function executeStep(
 		]);
 		return { input, result: outcome };
 	} catch (error) {
-		if (error instanceof StepFailure) return { input, result: failure(error.code, error.message, error.retryable) };
+		if (error instanceof StepFailure)
+			return { input, result: failure(error.code, error.message, error.retryable) };
 		if (signal.aborted) throw signal.reason;
 		const message = error instanceof Error ? error.message : String(error);
 		return { input, result: failure('step_error', message, true) };
@@ -134,7 +148,10 @@ export function retryPolicyOf(node: Pick<WorkflowNode, 'retry'>): RetryPolicy {
 
 /** Exponential backoff; with jitter the delay is spread over its upper half. */
 export function retryDelayMs(policy: RetryPolicy, attempt: number, random: () => number): number {
-	const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.backoffFactor ** (attempt - 1));
+	const base = Math.min(
+		policy.maxDelayMs,
+		policy.initialDelayMs * policy.backoffFactor ** (attempt - 1)
+	);
 	return policy.jitter ? Math.round(base / 2 + (random() * base) / 2) : Math.round(base);
 }
 
@@ -151,7 +168,9 @@ function createLookup(db: Db, step: ClaimedStep): StepLookup {
 			const result = await db.execute(sql`
 				select id, status, output, error from runs where parent_step_id = ${step.id}
 			`);
-			const row = rows<{ id: string; status: string; output: unknown; error: RunError | null }>(result)[0];
+			const row = rows<{ id: string; status: string; output: unknown; error: RunError | null }>(
+				result
+			)[0];
 			return row ?? null;
 		},
 		async iterations() {
@@ -182,15 +201,30 @@ export async function commitStep(
 		if (!run || !isActiveRun(run.status)) throw new StaleLeaseError('the run has ended');
 		const log = new EventLog();
 		const at = { stepId: step.id, nodeId: step.nodeId };
-		const set = await fencedUpdate(tx, step, input, result, node ? retryPolicyOf(node) : null, deps);
+		const set = await fencedUpdate(
+			tx,
+			step,
+			input,
+			result,
+			node ? retryPolicyOf(node) : null,
+			deps
+		);
 		if (set === 'stale') throw new StaleLeaseError('the lease was taken over');
 		const iteration = step.iteration >= 0 ? { iteration: step.iteration } : {};
 		if (result.type === 'succeeded') {
-			log.add(run.id, run.workspace_id, { ...at, type: 'step.succeeded', data: { ...iteration, branch: result.branch ?? null } });
+			log.add(run.id, run.workspace_id, {
+				...at,
+				type: 'step.succeeded',
+				data: { ...iteration, branch: result.branch ?? null }
+			});
 			if (step.iteration >= 0) await iterationFinished(tx, step, false, log);
 			else await propagate(tx, run, graph, step.nodeId, log);
 		} else if (result.type === 'wait') {
-			log.add(run.id, run.workspace_id, { ...at, type: 'step.waiting', data: { ...iteration, until: result.until?.toISOString() ?? null } });
+			log.add(run.id, run.workspace_id, {
+				...at,
+				type: 'step.waiting',
+				data: { ...iteration, until: result.until?.toISOString() ?? null }
+			});
 			if (result.effect && step.state === null) {
 				const problem = await applyWaitEffect(tx, run, step, result.effect, graph, log);
 				if (problem !== null) {
@@ -199,14 +233,26 @@ export async function commitStep(
 							finished_at = clock_timestamp()
 						where id = ${step.id}
 					`);
-					log.add(run.id, run.workspace_id, { ...at, type: 'step.failed', data: { error: problem } });
+					log.add(run.id, run.workspace_id, {
+						...at,
+						type: 'step.failed',
+						data: { error: problem }
+					});
 					await finishRun(tx, run, 'failed', { ...problem, nodeId: step.nodeId }, log);
 				}
 			}
 		} else if (set === 'retrying') {
-			log.add(run.id, run.workspace_id, { ...at, type: 'step.retrying', data: { ...iteration, attempt: step.attempt, error: result.error } });
+			log.add(run.id, run.workspace_id, {
+				...at,
+				type: 'step.retrying',
+				data: { ...iteration, attempt: step.attempt, error: result.error }
+			});
 		} else {
-			log.add(run.id, run.workspace_id, { ...at, type: 'step.failed', data: { ...iteration, attempt: step.attempt, error: result.error } });
+			log.add(run.id, run.workspace_id, {
+				...at,
+				type: 'step.failed',
+				data: { ...iteration, attempt: step.attempt, error: result.error }
+			});
 			if (step.iteration >= 0) await iterationFinished(tx, step, true, log);
 			else await finishRun(tx, run, 'failed', { ...result.error, nodeId: step.nodeId }, log);
 		}
@@ -250,7 +296,12 @@ async function fencedUpdate(
 }
 
 /** An iteration of a map finished: start the next pending one, and wake the map when none is left. */
-async function iterationFinished(tx: Db, step: ClaimedStep, failed: boolean, log: EventLog): Promise<void> {
+async function iterationFinished(
+	tx: Db,
+	step: ClaimedStep,
+	failed: boolean,
+	log: EventLog
+): Promise<void> {
 	if (failed) {
 		await tx.execute(sql`
 			update run_steps set status = 'cancelled', finished_at = clock_timestamp()

@@ -46,7 +46,10 @@ export class EventLog {
 				update runs set event_seq = event_seq + ${events.length} where id = ${runId}
 				returning event_seq - ${events.length} as base, clock_timestamp() as at
 			`);
-			const { base, at } = rows<{ base: number; at: Date | string }>(bumped)[0] ?? { base: 0, at: new Date() };
+			const { base, at } = rows<{ base: number; at: Date | string }>(bumped)[0] ?? {
+				base: 0,
+				at: new Date()
+			};
 			const numbered = events.map((event, index) => ({
 				runId,
 				workspaceId,
@@ -101,7 +104,9 @@ export function createGraphLoader(db: Db, cacheSize = 200): GraphLoader {
 	return async (versionId) => {
 		const cached = cache.get(versionId);
 		if (cached) return cached;
-		const result = await db.execute(sql`select definition from workflow_versions where id = ${versionId}`);
+		const result = await db.execute(
+			sql`select definition from workflow_versions where id = ${versionId}`
+		);
 		const row = rows<{ definition: WorkflowGraph['definition'] }>(result)[0];
 		if (!row) throw new Error(`workflow version ${versionId} not found`);
 		const graph = buildGraph(row.definition);
@@ -228,32 +233,50 @@ export function stepInputFor(
 }
 
 /** Marks the run finished when nothing is left to do, or waiting when only parked steps remain. */
-export async function settleRun(tx: Db, run: RunRow, graph: WorkflowGraph, log: EventLog): Promise<void> {
+export async function settleRun(
+	tx: Db,
+	run: RunRow,
+	graph: WorkflowGraph,
+	log: EventLog
+): Promise<void> {
 	const result = await tx.execute(sql`
 		select status, count(*)::int as n from run_steps where run_id = ${run.id} group by status
 	`);
-	const counts = new Map(rows<{ status: StepStatus; n: number }>(result).map((row) => [row.status, row.n]));
-	const active = ['pending', 'ready', 'running', 'waiting'].reduce((sum, status) => sum + (counts.get(status as StepStatus) ?? 0), 0);
+	const counts = new Map(
+		rows<{ status: StepStatus; n: number }>(result).map((row) => [row.status, row.n])
+	);
+	const active = ['pending', 'ready', 'running', 'waiting'].reduce(
+		(sum, status) => sum + (counts.get(status as StepStatus) ?? 0),
+		0
+	);
 	if (active === 0) {
 		const outputs = await tx.execute(sql`
 			select node_id, output from run_steps where run_id = ${run.id} and iteration = -1 and status = 'succeeded'
 		`);
 		const steps: Record<string, { output: unknown }> = {};
-		for (const row of rows<{ node_id: string; output: unknown }>(outputs)) steps[row.node_id] = { output: row.output };
-		let output: unknown = null;
+		for (const row of rows<{ node_id: string; output: unknown }>(outputs))
+			steps[row.node_id] = { output: row.output };
+		let output: unknown;
 		try {
 			output = await runOutput(graph, run.input, steps);
 		} catch (error) {
-			await finishRun(tx, run, 'failed', {
-				code: 'output_error',
-				message: error instanceof Error ? error.message : String(error)
-			}, log);
+			await finishRun(
+				tx,
+				run,
+				'failed',
+				{
+					code: 'output_error',
+					message: error instanceof Error ? error.message : String(error)
+				},
+				log
+			);
 			return;
 		}
 		await finishRun(tx, run, 'succeeded', null, log, output);
 		return;
 	}
-	const busy = (counts.get('ready') ?? 0) + (counts.get('running') ?? 0) + (counts.get('pending') ?? 0);
+	// Pending steps wait on others, so only ready and running ones keep a run "running".
+	const busy = (counts.get('ready') ?? 0) + (counts.get('running') ?? 0);
 	const status: RunStatus = busy === 0 ? 'waiting' : 'running';
 	// A run stays queued until a worker claims its first step.
 	if (status !== run.status && !(run.status === 'queued' && status === 'running')) {
@@ -271,7 +294,9 @@ async function runOutput(
 	if (graph.definition.output !== undefined) {
 		return evaluateExpression(graph.definition.output, { input, steps }, { input: null });
 	}
-	const outputNode = graph.definition.nodes.find((node) => node.kind === 'output' && steps[node.id]);
+	const outputNode = graph.definition.nodes.find(
+		(node) => node.kind === 'output' && steps[node.id]
+	);
 	return outputNode ? (steps[outputNode.id]?.output ?? null) : null;
 }
 
@@ -310,7 +335,13 @@ export async function finishRun(
 	for (const child of rows<{ id: string }>(children)) {
 		const locked = await lockRun(tx, child.id);
 		if (locked && isActiveRun(locked.status)) {
-			await finishRun(tx, locked, 'cancelled', { code: 'parent_finished', message: 'The parent run ended.' }, log);
+			await finishRun(
+				tx,
+				locked,
+				'cancelled',
+				{ code: 'parent_finished', message: 'The parent run ended.' },
+				log
+			);
 		}
 	}
 	if (run.parent_step_id !== null) {
@@ -387,17 +418,21 @@ async function startChildRun(
 			message: 'The subworkflow does not exist in this workspace or has no published version.'
 		};
 	}
-	await createRunRows(tx, {
-		workspaceId: run.workspace_id,
-		workflowId: effect.workflowId,
-		versionId: version.id,
-		definition: version.definition,
-		input: effect.input,
-		trigger: 'workflow',
-		parentRunId: run.id,
-		parentStepId: step.id,
-		createdBy: null
-	}, log);
+	await createRunRows(
+		tx,
+		{
+			workspaceId: run.workspace_id,
+			workflowId: effect.workflowId,
+			versionId: version.id,
+			definition: version.definition,
+			input: effect.input,
+			trigger: 'workflow',
+			parentRunId: run.id,
+			parentStepId: step.id,
+			createdBy: null
+		},
+		log
+	);
 	return null;
 }
 
@@ -420,7 +455,16 @@ export async function createRunRows(
 	tx: Db,
 	run: NewRun,
 	log: EventLog,
-	prepared: Map<string, { status: StepStatus; input?: unknown; output?: unknown; branch?: string | null; reused?: boolean }> = new Map()
+	prepared: Map<
+		string,
+		{
+			status: StepStatus;
+			input?: unknown;
+			output?: unknown;
+			branch?: string | null;
+			reused?: boolean;
+		}
+	> = new Map()
 ): Promise<string> {
 	const timeoutMs = run.definition.timeoutMs;
 	const inserted = await tx.execute(sql`

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Database } from '../db/index.ts';
-import { claimDueSteps, extendLeases, nextDueAt, stepsChannel, type ClaimedStep } from '../db/run-queue.ts';
+import {
+	claimDueSteps,
+	extendLeases,
+	nextDueAt,
+	stepsChannel,
+	type ClaimedStep
+} from '../db/run-queue.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { EventBus } from '../realtime/bus.ts';
 import type { KindRegistry } from './definition.ts';
@@ -32,7 +38,8 @@ export const cancelChannel = 'engine:cancel';
 export async function publishEvents(bus: EventBus, events: RunEventMessage[]): Promise<void> {
 	for (const event of events) {
 		await bus.publish(runChannel(event.runId), event);
-		if (event.type.startsWith('run.')) await bus.publish(workspaceRunsChannel(event.workspaceId), event);
+		if (event.type.startsWith('run.'))
+			await bus.publish(workspaceRunsChannel(event.workspaceId), event);
 		// Workers executing a step of a run that just ended abort it instead of waiting for a heartbeat.
 		if (event.type === 'run.cancelled' || event.type === 'run.failed') {
 			await bus.publish(cancelChannel, { runId: event.runId });
@@ -47,9 +54,13 @@ export async function publishEvents(bus: EventBus, events: RunEventMessage[]): P
  */
 export class Worker {
 	readonly id: string;
-	readonly #options: Required<Omit<WorkerOptions, 'onPoll' | 'workerId'>> & Pick<WorkerOptions, 'onPoll'>;
+	readonly #options: Required<Omit<WorkerOptions, 'onPoll' | 'workerId'>> &
+		Pick<WorkerOptions, 'onPoll'>;
 	readonly #deps: StepRunnerDeps;
-	readonly #inFlight = new Map<string, { step: ClaimedStep; controller: AbortController; done: Promise<void> }>();
+	readonly #inFlight = new Map<
+		string,
+		{ step: ClaimedStep; controller: AbortController; done: Promise<void> }
+	>();
 	#running = false;
 	#filling: Promise<void> | null = null;
 	#refill = false;
@@ -105,7 +116,9 @@ export class Worker {
 			return;
 		}
 		this.#filling = this.#fill()
-			.catch((error: unknown) => this.#options.logger.error({ err: error }, 'claiming steps failed'))
+			.catch((error: unknown) =>
+				this.#options.logger.error({ err: error }, 'claiming steps failed')
+			)
 			.finally(() => {
 				this.#filling = null;
 				if (this.#refill) {
@@ -120,14 +133,19 @@ export class Worker {
 		while (this.#running) {
 			const free = concurrency - this.#inFlight.size;
 			if (free <= 0) return;
-			const claimed = await claimDueSteps(this.#deps.db, { workerId: this.id, limit: free, leaseMs });
+			const claimed = await claimDueSteps(this.#deps.db, {
+				workerId: this.id,
+				limit: free,
+				leaseMs
+			});
 			for (const step of claimed) this.#start(step);
 			if (claimed.length < free) break;
 		}
 		if (!this.#running) return;
 		// Busy workers are woken by their own completions; an idle one sleeps until the next due step.
 		const next = this.#inFlight.size === 0 ? await nextDueAt(this.#deps.db) : null;
-		const delay = next === null ? pollMs : Math.max(0, Math.min(pollMs, next.getTime() - Date.now()));
+		const delay =
+			next === null ? pollMs : Math.max(0, Math.min(pollMs, next.getTime() - Date.now()));
 		clearTimeout(this.#timer);
 		this.#timer = setTimeout(() => this.wake(), delay);
 	}
@@ -162,9 +180,15 @@ export class Worker {
 			);
 		} catch (error) {
 			if (error instanceof StaleLeaseError || signal.aborted) {
-				log.warn({ reason: error instanceof Error ? error.message : String(error) }, 'step result dropped: lease lost');
+				log.warn(
+					{ reason: error instanceof Error ? error.message : String(error) },
+					'step result dropped: lease lost'
+				);
 			} else {
-				log.error({ err: error }, 'step execution failed; its lease will expire and it will run again');
+				log.error(
+					{ err: error },
+					'step execution failed; its lease will expire and it will run again'
+				);
 			}
 		}
 	}
@@ -181,7 +205,8 @@ export class Worker {
 			try {
 				return await commitStep(this.#deps, step, input, result);
 			} catch (error) {
-				if (error instanceof StaleLeaseError || signal.aborted || Date.now() + delay > deadline) throw error;
+				if (error instanceof StaleLeaseError || signal.aborted || Date.now() + delay > deadline)
+					throw error;
 				this.#options.logger.warn({ err: error, stepId: step.id }, 'commit failed; retrying');
 				await new Promise((resolve) => setTimeout(resolve, delay));
 			}
@@ -189,7 +214,10 @@ export class Worker {
 	}
 
 	async #extendLeases(): Promise<void> {
-		const held = [...this.#inFlight.values()].map(({ step }) => ({ id: step.id, leaseEpoch: step.leaseEpoch }));
+		const held = [...this.#inFlight.values()].map(({ step }) => ({
+			id: step.id,
+			leaseEpoch: step.leaseEpoch
+		}));
 		try {
 			const lost = await extendLeases(this.#deps.db, held, this.#options.leaseMs);
 			for (const id of lost) {
@@ -210,7 +238,8 @@ export class Worker {
 		let timer: NodeJS.Timeout | undefined;
 		await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
 		clearTimeout(timer);
-		for (const { controller } of this.#inFlight.values()) controller.abort(new StaleLeaseError('worker stopping'));
+		for (const { controller } of this.#inFlight.values())
+			controller.abort(new StaleLeaseError('worker stopping'));
 		clearInterval(this.#heartbeat);
 		clearInterval(this.#maintenance);
 		for (const cleanup of this.#cleanups.splice(0)) await cleanup().catch(() => {});

@@ -109,7 +109,8 @@ export async function startWorkflowRun(
 			idempotency
 		);
 	} catch (error) {
-		if (error instanceof IdempotencyMismatchError) throw new ServiceError('conflict', error.message);
+		if (error instanceof IdempotencyMismatchError)
+			throw new ServiceError('conflict', error.message);
 		throw error;
 	}
 	if (started.created) {
@@ -118,7 +119,11 @@ export async function startWorkflowRun(
 			actorUserId: principal?.user.id ?? null,
 			workspaceId,
 			target: { type: 'run', id: started.runId },
-			details: { workflowId: workflow.id, version: version.number, trigger: request.trigger ?? 'manual' }
+			details: {
+				workflowId: workflow.id,
+				version: version.number,
+				trigger: request.trigger ?? 'manual'
+			}
 		});
 		await publish(ctx, started.events);
 	}
@@ -131,7 +136,13 @@ export async function listRuns(
 	ctx: ServiceContext,
 	principal: Principal,
 	workspaceId: string,
-	filter: { workflowId?: string; status?: RunStatus[]; trigger?: Run['trigger']; before?: string; limit?: number }
+	filter: {
+		workflowId?: string;
+		status?: RunStatus[];
+		trigger?: Run['trigger'];
+		before?: string;
+		limit?: number;
+	}
 ) {
 	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.read');
 	let before;
@@ -147,7 +158,10 @@ export async function listRuns(
 		before,
 		limit: limit + 1
 	});
-	return { runs: found.slice(0, limit), next: found.length > limit ? (found[limit - 1]?.id ?? null) : null };
+	return {
+		runs: found.slice(0, limit),
+		next: found.length > limit ? (found[limit - 1]?.id ?? null) : null
+	};
 }
 
 /** A run with every step (input, output, error, attempts, timings) and the version it pinned. */
@@ -197,7 +211,7 @@ export async function cancelRun(
 		action: 'run.cancel',
 		actorUserId: principal.user.id,
 		workspaceId,
-		target: { type: 'run', id: run.id },
+		target: { type: 'run', id: run.id }
 	});
 	await publish(ctx, result.events);
 	return loadRun(ctx, workspaceId, run.id);
@@ -223,7 +237,9 @@ export async function rerun(
 	if (request.fromNodeId !== null) {
 		const version = await workflows.getVersionById(ctx.db, workspaceId, run.versionId);
 		if (!version?.definition.nodes.some((node) => node.id === request.fromNodeId)) {
-			throw new ServiceError('invalid', 'No such step in this run.', { fields: { fromNodeId: 'Unknown node.' } });
+			throw new ServiceError('invalid', 'No such step in this run.', {
+				fields: { fromNodeId: 'Unknown node.' }
+			});
 		}
 	}
 	const started = await rerunRun(ctx.db, {
@@ -262,28 +278,44 @@ export async function decideApproval(
 	meta: RequestMeta
 ) {
 	await authorizeWorkspace(ctx.db, principal, workspaceId, 'approvals.decide');
-	const approval = isUuid(approvalId) ? await runs.getApproval(ctx.db, workspaceId, approvalId) : null;
+	const approval = isUuid(approvalId)
+		? await runs.getApproval(ctx.db, workspaceId, approvalId)
+		: null;
 	if (approval === null) throw notFound('Approval not found.');
-	const result = await decideApprovalRows(ctx.db, approval.id, { ...decision, userId: principal.user.id });
-	if (!result.decided) throw new ServiceError('conflict', `This approval is already ${approval.status}.`);
+	const result = await decideApprovalRows(ctx.db, approval.id, {
+		...decision,
+		userId: principal.user.id
+	});
+	if (!result.decided)
+		throw new ServiceError('conflict', `This approval is already ${approval.status}.`);
 	await recordAudit(ctx.db, meta, {
 		action: decision.approved ? 'approval.approve' : 'approval.reject',
 		actorUserId: principal.user.id,
 		workspaceId,
-		target: { type: 'approval', id: approval.id },
+		target: { type: 'approval', id: approval.id }
 	});
 	await publish(ctx, result.events);
 	return runs.getApproval(ctx.db, workspaceId, approval.id);
 }
 
 /** Waits until a run finishes or `timeoutMs` passes; the webhook trigger's synchronous mode uses it. */
-export async function waitForRun(ctx: ServiceContext, workspaceId: string, runId: string, timeoutMs: number) {
+export async function waitForRun(
+	ctx: ServiceContext,
+	workspaceId: string,
+	runId: string,
+	timeoutMs: number
+) {
 	const deadline = Date.now() + timeoutMs;
 	let delay = 20;
 	for (;;) {
 		const result = await ctx.db.execute(sql`select status from runs where id = ${runId}`);
 		const status = rows<{ status: RunStatus }>(result)[0]?.status;
-		if (status === 'succeeded' || status === 'failed' || status === 'cancelled' || Date.now() >= deadline) {
+		if (
+			status === 'succeeded' ||
+			status === 'failed' ||
+			status === 'cancelled' ||
+			Date.now() >= deadline
+		) {
 			return loadRun(ctx, workspaceId, runId);
 		}
 		await new Promise((resolve) => setTimeout(resolve, Math.min(delay, deadline - Date.now())));

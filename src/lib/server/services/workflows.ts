@@ -22,7 +22,10 @@ export class DefinitionError extends ServiceError {
 	readonly problems: DefinitionProblem[];
 
 	constructor(problems: DefinitionProblem[]) {
-		super('invalid', `The definition has ${problems.length} problem${problems.length === 1 ? '' : 's'}.`);
+		super(
+			'invalid',
+			`The definition has ${problems.length} problem${problems.length === 1 ? '' : 's'}.`
+		);
 		this.problems = problems;
 	}
 }
@@ -43,7 +46,11 @@ async function loadWorkflow(ctx: ServiceContext, workspaceId: string, workflowId
 	return workflow;
 }
 
-export async function listWorkflows(ctx: ServiceContext, principal: Principal, workspaceId: string) {
+export async function listWorkflows(
+	ctx: ServiceContext,
+	principal: Principal,
+	workspaceId: string
+) {
 	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.read');
 	return workflows.list(ctx.db, workspaceId);
 }
@@ -106,7 +113,7 @@ export async function createWorkflow(
 			action: 'workflow.create',
 			actorUserId: principal.user.id,
 			workspaceId,
-			target: { type: 'workflow', id: workflow.id },
+			target: { type: 'workflow', id: workflow.id }
 		});
 		return { ...workflow, latestVersion: version.number };
 	});
@@ -140,7 +147,7 @@ export async function deleteWorkflow(
 			action: 'workflow.delete',
 			actorUserId: principal.user.id,
 			workspaceId,
-			target: { type: 'workflow', id: workflowId },
+			target: { type: 'workflow', id: workflowId }
 		});
 	});
 }
@@ -248,7 +255,12 @@ export async function diffVersions(
 		canonicalJson(a.definition),
 		canonicalJson(b.definition)
 	);
-	return { from: a.number, to: b.number, identical: canonicalJson(a.definition) === canonicalJson(b.definition), patch };
+	return {
+		from: a.number,
+		to: b.number,
+		identical: canonicalJson(a.definition) === canonicalJson(b.definition),
+		patch
+	};
 }
 
 export function canonicalJson(value: unknown): string {
@@ -274,7 +286,13 @@ export async function exportWorkflow(
 	number?: number
 ): Promise<WorkflowExport> {
 	const { workflow } = await getWorkflow(ctx, principal, workspaceId, workflowId);
-	const version = await getVersion(ctx, principal, workspaceId, workflowId, number ?? workflow.latestVersion);
+	const version = await getVersion(
+		ctx,
+		principal,
+		workspaceId,
+		workflowId,
+		number ?? workflow.latestVersion
+	);
 	return {
 		format: 'awe.workflow/v1',
 		name: workflow.name,
@@ -294,7 +312,9 @@ export async function importWorkflow(
 	const parsed = workflowExportSchema.safeParse(raw);
 	if (!parsed.success) {
 		throw new ServiceError('invalid', 'This is not an AWE workflow export.', {
-			fields: Object.fromEntries(parsed.error.issues.map((issue) => [issue.path.join('.') || 'file', issue.message]))
+			fields: Object.fromEntries(
+				parsed.error.issues.map((issue) => [issue.path.join('.') || 'file', issue.message])
+			)
 		});
 	}
 	return createWorkflow(ctx, principal, workspaceId, parsed.data, meta);

@@ -33,7 +33,12 @@ export interface StepContext {
 
 export interface StepLookup {
 	approval(): Promise<{ status: string; comment: string; decidedBy: string | null } | null>;
-	childRun(): Promise<{ id: string; status: string; output: unknown; error: RunError | null } | null>;
+	childRun(): Promise<{
+		id: string;
+		status: string;
+		output: unknown;
+		error: RunError | null;
+	} | null>;
 	/** The map node's iterations, in item order. */
 	iterations(): Promise<{ status: string; output: unknown; error: RunError | null }[]>;
 }

@@ -1,0 +1,22 @@
+import type { StepContext } from './types.ts';
+
+const notExpected = () => Promise.reject(new Error('This lookup was not expected.'));
+
+/** A step context for executing a kind in tests; lookups reject unless overridden. */
+export function stepContext(overrides: Partial<StepContext> = {}): StepContext {
+	return {
+		runId: 'run-1',
+		workspaceId: 'workspace-1',
+		nodeId: 'node',
+		iteration: -1,
+		attempt: 1,
+		idempotencyKey: 'run-1:node:-1',
+		input: null,
+		data: { input: {}, steps: {} },
+		state: null,
+		signal: new AbortController().signal,
+		now: () => new Date('2030-01-01T00:00:00.000Z'),
+		lookup: { approval: notExpected, childRun: notExpected, iterations: notExpected },
+		...overrides
+	};
+}
