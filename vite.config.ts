@@ -14,7 +14,11 @@ export default defineConfig({
 				extends: true,
 				test: {
 					name: 'unit',
-					include: ['src/**/*.test.ts', 'tests/integration/**/*.test.ts', 'tests/engine/**/*.test.ts'],
+					include: [
+						'src/**/*.test.ts',
+						'tests/integration/**/*.test.ts',
+						'tests/engine/**/*.test.ts'
+					],
 					globalSetup: ['tests/setup/global-setup.ts']
 				}
 			},
@@ -25,6 +29,17 @@ export default defineConfig({
 					name: 'http',
 					include: ['tests/security/**/*.test.ts', 'tests/api/**/*.test.ts'],
 					globalSetup: ['tests/setup/global-setup.ts', 'tests/setup/build-app.ts']
+				}
+			},
+			{
+				// Real worker processes killed, paused and cut off from a restarted PostgreSQL. Run on
+				// their own (`npm run test:fault`): restarting the server would disturb other tests.
+				extends: true,
+				test: {
+					name: 'fault',
+					include: ['tests/fault/**/*.test.ts'],
+					globalSetup: ['tests/setup/global-setup.ts'],
+					testTimeout: 120_000
 				}
 			}
 		]

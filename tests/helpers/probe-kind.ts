@@ -61,7 +61,10 @@ export function createProbeKind(
 			if (context.attempt <= config.failTimes) {
 				throw new StepFailure('probe_failed', `Probe failed on attempt ${context.attempt}.`);
 			}
-			return { type: 'succeeded', output: { label: config.label, input: context.input } };
+			return {
+				type: 'succeeded',
+				output: { label: config.label, input: context.input, pid: process.pid }
+			};
 		}
 	};
 }

@@ -80,7 +80,8 @@ export async function startRuntime(
 					bus: openBus,
 					kinds,
 					logger,
-					concurrency: config.WORKER_CONCURRENCY
+					concurrency: config.WORKER_CONCURRENCY,
+					leaseMs: config.WORKER_LEASE_SECONDS * 1000
 				})
 			: null;
 	await worker?.start();

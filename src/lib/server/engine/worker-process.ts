@@ -39,7 +39,8 @@ export async function runWorkerProcess(extraKinds: AnyNodeKind[] = []): Promise<
 		bus,
 		kinds: createKindRegistry([...builtInKinds, ...extraKinds]),
 		logger,
-		concurrency: config.WORKER_CONCURRENCY
+		concurrency: config.WORKER_CONCURRENCY,
+		leaseMs: config.WORKER_LEASE_SECONDS * 1000
 	});
 	await worker.start();
 	logger.info({ workerId: worker.id, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');

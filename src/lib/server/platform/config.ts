@@ -46,6 +46,12 @@ const configSchema = z.object({
 		.min(1, 'must be at least 1')
 		.max(256, 'must be at most 256')
 		.default(8),
+	/** How long a claimed step stays a worker's without a heartbeat before another may take it over. */
+	WORKER_LEASE_SECONDS: z.coerce
+		.number({ error: 'must be a number of seconds' })
+		.min(1, 'must be at least 1 second')
+		.max(3600, 'must be at most 3600 seconds')
+		.default(30),
 	/** Whether the web process executes runs too; by default only in embedded mode. */
 	IN_PROCESS_WORKER: optional(
 		z.enum(['true', 'false'], { error: 'must be true or false' }).transform((value) => value === 'true')
