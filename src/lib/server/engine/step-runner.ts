@@ -11,12 +11,14 @@ import {
 	applyWaitEffect,
 	finishRun,
 	isActiveRun,
-	lockRun,
+	loadSteps,
 	propagate,
 	settleRun,
 	stepInputFor,
+	type ClaimOnCommit,
 	type GraphLoader,
-	type RunEventMessage
+	type RunEventMessage,
+	type RunRow
 } from './transitions.ts';
 
 /** A step's result as the engine records it. */
@@ -192,16 +194,13 @@ export async function commitStep(
 	deps: StepRunnerDeps,
 	step: ClaimedStep,
 	input: unknown,
-	result: ExecutionResult
-): Promise<RunEventMessage[]> {
+	result: ExecutionResult,
+	claim: ClaimOnCommit | null = null
+): Promise<{ events: RunEventMessage[]; claimed: ClaimedStep[] }> {
 	const graph = await deps.loadGraph(step.versionId);
 	const node = nodeForStep(graph, step);
 	return deps.db.transaction(async (tx) => {
-		const run = await lockRun(tx, step.runId);
-		if (!run || !isActiveRun(run.status)) throw new StaleLeaseError('the run has ended');
-		const log = new EventLog();
-		const at = { stepId: step.id, nodeId: step.nodeId };
-		const set = await fencedUpdate(
+		const fenced = await lockRunAndFence(
 			tx,
 			step,
 			input,
@@ -209,7 +208,14 @@ export async function commitStep(
 			node ? retryPolicyOf(node) : null,
 			deps
 		);
+		if (fenced === null) throw new StaleLeaseError('the run has ended');
+		const { run, set } = fenced;
 		if (set === 'stale') throw new StaleLeaseError('the lease was taken over');
+		const log = new EventLog();
+		const at = { stepId: step.id, nodeId: step.nodeId };
+		// Read after the run lock: every commit of this run before ours is visible.
+		const snapshot = await loadSteps(tx, run.id);
+		let claimed: ClaimedStep[] = [];
 		const iteration = step.iteration >= 0 ? { iteration: step.iteration } : {};
 		if (result.type === 'succeeded') {
 			log.add(run.id, run.workspace_id, {
@@ -218,7 +224,7 @@ export async function commitStep(
 				data: { ...iteration, branch: result.branch ?? null }
 			});
 			if (step.iteration >= 0) await iterationFinished(tx, step, false, log);
-			else await propagate(tx, run, graph, step.nodeId, log);
+			else claimed = await propagate(tx, run, graph, step.nodeId, log, { steps: snapshot, claim });
 		} else if (result.type === 'wait') {
 			log.add(run.id, run.workspace_id, {
 				...at,
@@ -256,19 +262,27 @@ export async function commitStep(
 			if (step.iteration >= 0) await iterationFinished(tx, step, true, log);
 			else await finishRun(tx, run, 'failed', { ...result.error, nodeId: step.nodeId }, log);
 		}
-		if (isActiveRun(run.status)) await settleRun(tx, run, graph, log);
-		return log.write(tx);
+		if (isActiveRun(run.status)) {
+			// Iterations and wait effects change rows the snapshot does not track: read them again.
+			const fresh = step.iteration >= 0 || result.type === 'wait' ? undefined : snapshot;
+			await settleRun(tx, run, graph, log, fresh);
+		}
+		return { events: await log.write(tx), claimed };
 	});
 }
 
-async function fencedUpdate(
+/**
+ * Locks the run and records the step's result in one statement, fenced by the lease epoch: null when
+ * the run has ended, `stale` when another worker has taken the step over since we claimed it.
+ */
+async function lockRunAndFence(
 	tx: Db,
 	step: ClaimedStep,
 	input: unknown,
 	result: ExecutionResult,
 	policy: RetryPolicy | null,
 	deps: StepRunnerDeps
-): Promise<'stale' | 'done' | 'retrying'> {
+): Promise<{ run: RunRow; set: 'stale' | 'done' | 'retrying' } | null> {
 	const inputJson = JSON.stringify(input ?? null);
 	let update;
 	let outcome: 'done' | 'retrying' = 'done';
@@ -287,12 +301,23 @@ async function fencedUpdate(
 		update = sql`status = 'failed', error = ${JSON.stringify(result.error)}::jsonb, due_at = null,
 			finished_at = clock_timestamp()`;
 	}
-	const updated = await tx.execute(sql`
-		update run_steps set ${update}, input = ${inputJson}::jsonb, leased_by = null
-		where id = ${step.id} and lease_epoch = ${step.leaseEpoch} and status = 'running'
-		returning id
+	const found = await tx.execute(sql`
+		with run as (
+			select id, workspace_id, workflow_id, version_id, status, input, parent_step_id, parent_run_id
+			from runs where id = ${step.runId} for update
+		),
+		fenced as (
+			update run_steps set ${update}, input = ${inputJson}::jsonb, leased_by = null
+			where id = ${step.id} and lease_epoch = ${step.leaseEpoch} and status = 'running'
+				and exists (select 1 from run where status in ('queued', 'running', 'waiting'))
+			returning id
+		)
+		select run.*, (select count(*)::int from fenced) as fenced from run
 	`);
-	return rows(updated).length === 0 ? 'stale' : outcome;
+	const row = rows<RunRow & { fenced: number }>(found)[0];
+	if (!row || !isActiveRun(row.status)) return null;
+	const { fenced, ...run } = row;
+	return { run, set: fenced === 0 ? 'stale' : outcome };
 }
 
 /** An iteration of a map finished: start the next pending one, and wake the map when none is left. */

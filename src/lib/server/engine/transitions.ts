@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/index.ts';
 import { rows } from '../db/migrate.ts';
-import { notifyWorkers } from '../db/run-queue.ts';
+import { notifyWorkers, stepsChannel, type ClaimedStep } from '../db/run-queue.ts';
 import type { RunError } from '../db/schema/index.ts';
 import type { RunStatus, StepStatus } from '../../schemas/workflow.ts';
 import { buildGraph, type WorkflowGraph } from './definition.ts';
@@ -39,41 +39,56 @@ export class EventLog {
 		entry.events.push(event);
 	}
 
+	/** One statement per run: bump its sequence, insert the events, and NOTIFY workers if asked. */
 	async write(tx: Db): Promise<RunEventMessage[]> {
 		const written: RunEventMessage[] = [];
+		let wake = this.wake;
 		for (const [runId, { workspaceId, events }] of this.#byRun) {
-			const bumped = await tx.execute(sql`
-				update runs set event_seq = event_seq + ${events.length} where id = ${runId}
-				returning event_seq - ${events.length} as base, clock_timestamp() as at
-			`);
-			const { base, at } = rows<{ base: number; at: Date | string }>(bumped)[0] ?? {
-				base: 0,
-				at: new Date()
-			};
-			const numbered = events.map((event, index) => ({
-				runId,
-				workspaceId,
-				seq: Number(base) + index + 1,
+			const payload = events.map((event, index) => ({
+				ord: index + 1,
 				type: event.type,
 				stepId: event.stepId ?? null,
 				nodeId: event.nodeId ?? null,
-				data: event.data ?? {},
-				at: new Date(at).toISOString()
+				data: event.data ?? {}
 			}));
-			await tx.execute(sql`
-				insert into run_events (run_id, seq, workspace_id, type, step_id, node_id, data)
-				select ${runId}::uuid, e.seq, ${workspaceId}::uuid, e.type, e."stepId", e."nodeId", e.data
-				from jsonb_to_recordset(${JSON.stringify(numbered)}::jsonb)
-					as e(seq int, type text, "stepId" uuid, "nodeId" text, data jsonb)
+			// Identical notifications within a transaction are delivered once.
+			const inserted = await tx.execute(sql`
+				with bumped as (
+					update runs set event_seq = event_seq + ${events.length} where id = ${runId}
+					returning event_seq - ${events.length} as base
+				)
+				insert into run_events (run_id, seq, workspace_id, type, step_id, node_id, data, at)
+				select ${runId}::uuid, bumped.base + e.ord, ${workspaceId}::uuid, e.type, e."stepId", e."nodeId",
+					e.data, clock_timestamp()
+				from bumped, jsonb_to_recordset(${JSON.stringify(payload)}::jsonb)
+					as e(ord int, type text, "stepId" uuid, "nodeId" text, data jsonb)
+				returning seq, at, case when ${wake} then pg_notify(${stepsChannel}, '') end as notified
 			`);
-			written.push(...numbered);
+			wake = false;
+			const numbered = rows<{ seq: number; at: Date | string }>(inserted).sort(
+				(a, b) => a.seq - b.seq
+			);
+			numbered.forEach((row, index) => {
+				const event = payload[index];
+				if (!event) return;
+				written.push({
+					runId,
+					workspaceId,
+					seq: Number(row.seq),
+					type: event.type,
+					stepId: event.stepId,
+					nodeId: event.nodeId,
+					data: event.data,
+					at: new Date(row.at).toISOString()
+				});
+			});
 		}
-		if (this.wake) await notifyWorkers(tx);
+		if (wake) await notifyWorkers(tx);
 		return written;
 	}
 }
 
-interface RunRow {
+export interface RunRow {
 	id: string;
 	workspace_id: string;
 	workflow_id: string;
@@ -116,30 +131,56 @@ export function createGraphLoader(db: Db, cacheSize = 200): GraphLoader {
 	};
 }
 
-interface NodeStepRow {
+/** A run's steps as this transaction sees them (after the run lock); changed in memory first. */
+export interface StepRow {
 	id: string;
 	node_id: string;
+	iteration: number;
 	status: StepStatus;
 	branch: string | null;
 }
 
+export interface StepSnapshot {
+	all: StepRow[];
+	/** The node steps (iteration -1) by node id. */
+	nodes: Map<string, StepRow>;
+}
+
+export async function loadSteps(tx: Db, runId: string): Promise<StepSnapshot> {
+	const result = await tx.execute(sql`
+		select id, node_id, iteration, status, branch from run_steps where run_id = ${runId}
+	`);
+	const all = rows<StepRow>(result);
+	return {
+		all,
+		nodes: new Map(all.filter((row) => row.iteration < 0).map((row) => [row.node_id, row]))
+	};
+}
+
+/** Lets the committing worker take steps it just made ready, saving a round trip and a wake-up. */
+export interface ClaimOnCommit {
+	workerId: string;
+	leaseMs: number;
+	limit: number;
+}
+
 /**
- * After `fromNodeIds` finished (or was skipped), decides for each node downstream whether it is now
- * ready, skipped (no taken edge can reach it any more) or still waiting on other branches.
+ * After `fromNodeIds` finished (or were skipped), decides for each node downstream whether it is now
+ * ready, skipped (no taken edge can reach it any more) or still waiting on other branches, and
+ * writes the decisions in one statement. Up to `claim.limit` of the ready steps are claimed at once.
  */
 export async function propagate(
 	tx: Db,
 	run: RunRow,
 	graph: WorkflowGraph,
 	fromNodeIds: string | string[],
-	log: EventLog
-): Promise<void> {
-	const result = await tx.execute(sql`
-		select id, node_id, status, branch from run_steps where run_id = ${run.id} and iteration = -1
-	`);
-	const steps = new Map(rows<NodeStepRow>(result).map((row) => [row.node_id, row]));
-	const ready: string[] = [];
-	const skipped: string[] = [];
+	log: EventLog,
+	options: { steps?: StepSnapshot; claim?: ClaimOnCommit | null } = {}
+): Promise<ClaimedStep[]> {
+	const snapshot = options.steps ?? (await loadSteps(tx, run.id));
+	const steps = snapshot.nodes;
+	const changes: { id: string; status: 'ready' | 'skipped' | 'running' }[] = [];
+	let claimable = options.claim?.limit ?? 0;
 	const work = [fromNodeIds]
 		.flat()
 		.flatMap((nodeId) => (graph.outgoing.get(nodeId) ?? []).map((edge) => edge.to));
@@ -149,39 +190,75 @@ export async function propagate(
 		if (!step || step.status !== 'pending') continue;
 		const decision = readiness(graph, nodeId, steps);
 		if (decision === 'ready') {
-			step.status = 'ready';
-			ready.push(step.id);
+			step.status = claimable > 0 ? 'running' : 'ready';
+			if (claimable > 0) claimable -= 1;
+			else log.wake = true;
+			changes.push({ id: step.id, status: step.status });
 		} else if (decision === 'skipped') {
 			step.status = 'skipped';
-			skipped.push(step.id);
+			changes.push({ id: step.id, status: 'skipped' });
 			log.add(run.id, run.workspace_id, { type: 'step.skipped', stepId: step.id, nodeId });
 			work.push(...(graph.outgoing.get(nodeId) ?? []).map((edge) => edge.to));
 		}
 	}
-	if (ready.length > 0) {
-		await tx.execute(sql`
-			update run_steps set status = 'ready', due_at = clock_timestamp()
-			where id = any(${sql.raw(uuidArray(ready))})
-		`);
-		log.wake = true;
+	if (changes.length === 0) return [];
+	const claim = options.claim;
+	const result = await tx.execute(sql`
+		update run_steps s set
+			status = c.status::step_status,
+			due_at = case c.status
+				when 'ready' then clock_timestamp()
+				when 'running' then clock_timestamp() + make_interval(secs => ${(claim?.leaseMs ?? 0) / 1000})
+			end,
+			finished_at = case when c.status = 'skipped' then clock_timestamp() end,
+			started_at = case when c.status = 'running' then clock_timestamp() end,
+			attempt = s.attempt + case when c.status = 'running' then 1 else 0 end,
+			lease_epoch = s.lease_epoch + case when c.status = 'running' then 1 else 0 end,
+			leased_by = case when c.status = 'running' then ${claim?.workerId ?? null} end
+		from jsonb_to_recordset(${JSON.stringify(changes)}::jsonb) as c(id uuid, status text)
+		where s.id = c.id
+		returning s.id, s.node_id, s.iteration, s.kind, s.status, s.attempt, s.lease_epoch
+	`);
+	const claimed = rows<{
+		id: string;
+		node_id: string;
+		iteration: number;
+		kind: string;
+		status: StepStatus;
+		attempt: number;
+		lease_epoch: number;
+	}>(result).filter((row) => row.status === 'running');
+	for (const row of claimed) {
+		log.add(run.id, run.workspace_id, {
+			type: 'step.started',
+			stepId: row.id,
+			nodeId: row.node_id,
+			data: { attempt: row.attempt, iteration: row.iteration, resumed: false, recovered: false }
+		});
 	}
-	if (skipped.length > 0) {
-		await tx.execute(sql`
-			update run_steps set status = 'skipped', finished_at = clock_timestamp()
-			where id = any(${sql.raw(uuidArray(skipped))})
-		`);
-	}
-}
-
-// Ids come from our own rows (uuid typed), never from a request.
-function uuidArray(ids: string[]): string {
-	return `array[${ids.map((id) => `'${id.replace(/[^0-9a-f-]/gi, '')}'`).join(',')}]::uuid[]`;
+	return claimed.map((row) => ({
+		id: row.id,
+		runId: run.id,
+		workspaceId: run.workspace_id,
+		nodeId: row.node_id,
+		iteration: row.iteration,
+		kind: row.kind,
+		claimedFrom: 'ready',
+		input: null,
+		state: null,
+		error: null,
+		attempt: row.attempt,
+		leaseEpoch: row.lease_epoch,
+		runInput: run.input,
+		versionId: run.version_id,
+		workflowId: run.workflow_id
+	}));
 }
 
 function readiness(
 	graph: WorkflowGraph,
 	nodeId: string,
-	steps: Map<string, NodeStepRow>
+	steps: Map<string, StepRow>
 ): 'ready' | 'skipped' | 'wait' {
 	const edges = graph.incoming.get(nodeId) ?? [];
 	let taken = 0;
@@ -237,22 +314,26 @@ export async function settleRun(
 	tx: Db,
 	run: RunRow,
 	graph: WorkflowGraph,
-	log: EventLog
+	log: EventLog,
+	snapshot?: StepSnapshot
 ): Promise<void> {
-	const result = await tx.execute(sql`
-		select status, count(*)::int as n from run_steps where run_id = ${run.id} group by status
-	`);
-	const counts = new Map(
-		rows<{ status: StepStatus; n: number }>(result).map((row) => [row.status, row.n])
-	);
+	const { all } = snapshot ?? (await loadSteps(tx, run.id));
+	const counts = new Map<StepStatus, number>();
+	for (const step of all) counts.set(step.status, (counts.get(step.status) ?? 0) + 1);
 	const active = ['pending', 'ready', 'running', 'waiting'].reduce(
 		(sum, status) => sum + (counts.get(status as StepStatus) ?? 0),
 		0
 	);
 	if (active === 0) {
-		const outputs = await tx.execute(sql`
-			select node_id, output from run_steps where run_id = ${run.id} and iteration = -1 and status = 'succeeded'
-		`);
+		const needsOutputs =
+			graph.definition.output !== undefined ||
+			graph.definition.nodes.some((node) => node.kind === 'output');
+		const outputs = needsOutputs
+			? await tx.execute(sql`
+					select node_id, output from run_steps
+					where run_id = ${run.id} and iteration = -1 and status = 'succeeded'
+				`)
+			: [];
 		const steps: Record<string, { output: unknown }> = {};
 		for (const row of rows<{ node_id: string; output: unknown }>(outputs))
 			steps[row.node_id] = { output: row.output };
@@ -312,13 +393,16 @@ export async function finishRun(
 	log: EventLog,
 	output: unknown = null
 ): Promise<void> {
-	await tx.execute(sql`
-		update run_steps set status = 'cancelled', due_at = null, finished_at = clock_timestamp()
-		where run_id = ${run.id} and status in ('pending', 'ready', 'running', 'waiting')
-	`);
-	await tx.execute(sql`
-		update approvals set status = 'cancelled' where run_id = ${run.id} and status = 'pending'
-	`);
+	// A run only succeeds once nothing is left, so only failure and cancellation clean up.
+	if (status !== 'succeeded') {
+		await tx.execute(sql`
+			update run_steps set status = 'cancelled', due_at = null, finished_at = clock_timestamp()
+			where run_id = ${run.id} and status in ('pending', 'ready', 'running', 'waiting')
+		`);
+		await tx.execute(sql`
+			update approvals set status = 'cancelled' where run_id = ${run.id} and status = 'pending'
+		`);
+	}
 	await tx.execute(sql`
 		update runs set status = ${status}, output = ${JSON.stringify(output)}::jsonb,
 			error = ${error === null ? null : JSON.stringify(error)}::jsonb, finished_at = clock_timestamp()
@@ -329,9 +413,12 @@ export async function finishRun(
 		type: `run.${status}`,
 		data: error === null ? {} : { error: error as unknown as Record<string, unknown> }
 	});
-	const children = await tx.execute(sql`
-		select id from runs where parent_run_id = ${run.id} and status in ('queued', 'running', 'waiting')
-	`);
+	const children =
+		status === 'succeeded'
+			? []
+			: await tx.execute(sql`
+					select id from runs where parent_run_id = ${run.id} and status in ('queued', 'running', 'waiting')
+				`);
 	for (const child of rows<{ id: string }>(children)) {
 		const locked = await lockRun(tx, child.id);
 		if (locked && isActiveRun(locked.status)) {

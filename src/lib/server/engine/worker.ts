@@ -62,6 +62,10 @@ export class Worker {
 		{ step: ClaimedStep; controller: AbortController; done: Promise<void> }
 	>();
 	#running = false;
+	/** Claim slots promised to commits in progress (they may claim successors). */
+	#reserved = 0;
+	/** Set when work may be waiting that we could not take (we were full, or a batch came back full). */
+	#backlog = false;
 	#filling: Promise<void> | null = null;
 	#refill = false;
 	#timer: NodeJS.Timeout | undefined;
@@ -131,15 +135,19 @@ export class Worker {
 	async #fill(): Promise<void> {
 		const { concurrency, leaseMs, pollMs } = this.#options;
 		while (this.#running) {
-			const free = concurrency - this.#inFlight.size;
-			if (free <= 0) return;
+			const free = concurrency - this.#inFlight.size - this.#reserved;
+			if (free <= 0) {
+				this.#backlog = true;
+				return;
+			}
 			const claimed = await claimDueSteps(this.#deps.db, {
 				workerId: this.id,
 				limit: free,
 				leaseMs
 			});
 			for (const step of claimed) this.#start(step);
-			if (claimed.length < free) break;
+			this.#backlog = claimed.length === free;
+			if (!this.#backlog) break;
 		}
 		if (!this.#running) return;
 		// Busy workers are woken by their own completions; an idle one sleeps until the next due step.
@@ -164,7 +172,8 @@ export class Worker {
 		const controller = new AbortController();
 		const done = this.#run(step, controller.signal).finally(() => {
 			this.#inFlight.delete(step.id);
-			this.wake();
+			// More work waited while we were full, or we just went idle and must re-arm the timer.
+			if (this.#backlog || this.#inFlight.size === 0) this.wake();
 		});
 		this.#inFlight.set(step.id, { step, controller, done });
 	}
@@ -174,8 +183,20 @@ export class Worker {
 		const log = logger.child({ runId: step.runId, stepId: step.id, nodeId: step.nodeId });
 		try {
 			const { result, input } = await executeStep(this.#deps, step, signal);
-			const events = await this.#commitWithRetries(step, input, result, signal);
-			await publishEvents(bus, events).catch((error: unknown) =>
+			// Successors this commit makes ready are claimed by it, up to the slots free by then.
+			const limit = Math.max(
+				0,
+				this.#options.concurrency - this.#inFlight.size + 1 - this.#reserved
+			);
+			this.#reserved += limit;
+			let committed;
+			try {
+				committed = await this.#commitWithRetries(step, input, result, signal, limit);
+			} finally {
+				this.#reserved -= limit;
+			}
+			for (const next of committed.claimed) this.#start(next);
+			await publishEvents(bus, committed.events).catch((error: unknown) =>
 				log.warn({ err: error }, 'publishing run events failed')
 			);
 		} catch (error) {
@@ -198,12 +219,17 @@ export class Worker {
 		step: ClaimedStep,
 		input: unknown,
 		result: Awaited<ReturnType<typeof executeStep>>['result'],
-		signal: AbortSignal
-	): Promise<RunEventMessage[]> {
+		signal: AbortSignal,
+		claimLimit: number
+	): Promise<Awaited<ReturnType<typeof commitStep>>> {
 		const deadline = Date.now() + this.#options.leaseMs;
+		const claim =
+			claimLimit > 0
+				? { workerId: this.id, leaseMs: this.#options.leaseMs, limit: claimLimit }
+				: null;
 		for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
 			try {
-				return await commitStep(this.#deps, step, input, result);
+				return await commitStep(this.#deps, step, input, result, claim);
 			} catch (error) {
 				if (error instanceof StaleLeaseError || signal.aborted || Date.now() + delay > deadline)
 					throw error;
