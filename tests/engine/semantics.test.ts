@@ -11,6 +11,7 @@ import { useTestDatabase } from '../helpers/database.ts';
 import { createEngineHarness, type EngineHarness } from '../helpers/engine.ts';
 import { createProbeKind, type ProbeExecution } from '../helpers/probe-kind.ts';
 import { meta } from '../helpers/services.ts';
+import { saveVersion } from '../../src/lib/server/services/workflows.ts';
 
 const testDb = useTestDatabase();
 let engine: EngineHarness;
@@ -386,6 +387,57 @@ describe('waiting', () => {
 			sql`select trigger, status from runs where parent_run_id = ${run.id}`
 		);
 		expect(rows(children)).toEqual([{ trigger: 'workflow', status: 'succeeded' }]);
+	});
+});
+
+describe('subworkflow guards', () => {
+	it('refuses a child input that does not match the child workflow’s inputs', async () => {
+		const childId = await engine.publish(
+			{
+				inputs: [{ name: 'x', type: 'number', required: true }],
+				nodes: [node('start', 'input')],
+				edges: []
+			},
+			'Strict child'
+		);
+		const { run } = await runToEnd({
+			nodes: [
+				node('start', 'input'),
+				node('child', 'subworkflow', { workflowId: childId, input: '{ "x": "not a number" }' })
+			],
+			edges: [edge('start', 'child')]
+		});
+		expect(run.status).toBe('failed');
+		expect(run.error).toMatchObject({ code: 'subworkflow_invalid_input', nodeId: 'child' });
+	});
+
+	it('stops a workflow that starts itself after ten levels', async () => {
+		const workflowId = await engine.publish(
+			{ nodes: [node('start', 'input')], edges: [] },
+			'Recursive'
+		);
+		await saveVersion(
+			engine.ctx,
+			engine.owner.principal,
+			engine.workspaceId,
+			workflowId,
+			{
+				definition: {
+					nodes: [node('start', 'input'), node('again', 'subworkflow', { workflowId })],
+					edges: [edge('start', 'again')]
+				},
+				note: 'calls itself',
+				publish: true
+			},
+			meta
+		);
+		const run = await engine.start(workflowId);
+		const finished = await engine.waitFor(run.id, undefined, 60_000);
+		expect(finished.status).toBe('failed');
+		const result = await testDb.database.db.execute(sql`
+			select count(*)::int as n from runs where workflow_id = ${workflowId}
+		`);
+		expect(rows<{ n: number }>(result)[0]?.n).toBe(10);
 	});
 });
 

@@ -3,7 +3,7 @@ import type { Db } from '../db/index.ts';
 import { rows } from '../db/migrate.ts';
 import { notifyWorkers, stepsChannel, type ClaimedStep } from '../db/run-queue.ts';
 import type { RunError } from '../db/schema/index.ts';
-import type { RunStatus, StepStatus } from '../../schemas/workflow.ts';
+import { runInputSchema, type RunStatus, type StepStatus } from '../../schemas/workflow.ts';
 import { buildGraph, type WorkflowGraph } from './definition.ts';
 import { evaluateExpression } from './expressions.ts';
 import type { WaitEffect } from './kinds/types.ts';
@@ -484,6 +484,8 @@ export async function applyWaitEffect(
 	return startChildRun(tx, run, step, effect, log);
 }
 
+export const maxSubworkflowDepth = 10;
+
 async function startChildRun(
 	tx: Db,
 	run: RunRow,
@@ -505,6 +507,31 @@ async function startChildRun(
 			message: 'The subworkflow does not exist in this workspace or has no published version.'
 		};
 	}
+	const input = runInputSchema(version.definition.inputs).safeParse(effect.input ?? {});
+	if (!input.success) {
+		const issue = input.error.issues[0];
+		return {
+			code: 'subworkflow_invalid_input',
+			message:
+				`The child run's input does not match its inputs: ${issue?.path.join('.') || 'input'} ${issue?.message ?? ''}`.trim()
+		};
+	}
+	// A workflow that starts itself would otherwise nest runs without end.
+	const depth = await tx.execute(sql`
+		with recursive ancestors as (
+			select id, parent_run_id, 1 as depth from runs where id = ${run.id}
+			union all
+			select r.id, r.parent_run_id, a.depth + 1 from runs r join ancestors a on r.id = a.parent_run_id
+			where a.depth < ${maxSubworkflowDepth + 1}
+		)
+		select max(depth)::int as depth from ancestors
+	`);
+	if ((rows<{ depth: number }>(depth)[0]?.depth ?? 0) >= maxSubworkflowDepth) {
+		return {
+			code: 'subworkflow_too_deep',
+			message: `Subworkflows nest at most ${maxSubworkflowDepth} levels deep.`
+		};
+	}
 	await createRunRows(
 		tx,
 		{
@@ -512,7 +539,7 @@ async function startChildRun(
 			workflowId: effect.workflowId,
 			versionId: version.id,
 			definition: version.definition,
-			input: effect.input,
+			input: input.data,
 			trigger: 'workflow',
 			parentRunId: run.id,
 			parentStepId: step.id,

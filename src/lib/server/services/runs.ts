@@ -12,7 +12,7 @@ import {
 	startRun as startRunRows
 } from '../engine/run-control.ts';
 import type { RunEventMessage } from '../engine/transitions.ts';
-import { publishEvents } from '../engine/worker.ts';
+import { publishEvents, runChannel } from '../engine/worker.ts';
 import { runInputSchema, type RunStatus } from '../../schemas/workflow.ts';
 import type { Run } from '../db/schema/index.ts';
 import { recordAudit } from './audit.ts';
@@ -298,7 +298,10 @@ export async function decideApproval(
 	return runs.getApproval(ctx.db, workspaceId, approval.id);
 }
 
-/** Waits until a run finishes or `timeoutMs` passes; the webhook trigger's synchronous mode uses it. */
+/**
+ * Waits until a run finishes or `timeoutMs` passes (the webhook trigger's synchronous mode): woken by
+ * the run's events on the bus, with a slow poll in case an event is lost (the bus is best-effort).
+ */
 export async function waitForRun(
 	ctx: ServiceContext,
 	workspaceId: string,
@@ -306,19 +309,26 @@ export async function waitForRun(
 	timeoutMs: number
 ) {
 	const deadline = Date.now() + timeoutMs;
-	let delay = 20;
-	for (;;) {
-		const result = await ctx.db.execute(sql`select status from runs where id = ${runId}`);
-		const status = rows<{ status: RunStatus }>(result)[0]?.status;
-		if (
-			status === 'succeeded' ||
-			status === 'failed' ||
-			status === 'cancelled' ||
-			Date.now() >= deadline
-		) {
-			return loadRun(ctx, workspaceId, runId);
+	let wake: () => void = () => {};
+	const unsubscribe = await ctx.bus.subscribe(runChannel(runId), (message) => {
+		const type = (message as { type?: unknown }).type;
+		if (type === 'run.succeeded' || type === 'run.failed' || type === 'run.cancelled') wake();
+	});
+	try {
+		for (;;) {
+			const result = await ctx.db.execute(sql`select status from runs where id = ${runId}`);
+			const status = rows<{ status: RunStatus }>(result)[0]?.status;
+			const finished = status === 'succeeded' || status === 'failed' || status === 'cancelled';
+			if (finished || Date.now() >= deadline) return loadRun(ctx, workspaceId, runId);
+			await new Promise<void>((resolve) => {
+				const timer = setTimeout(resolve, Math.min(1_000, Math.max(0, deadline - Date.now())));
+				wake = () => {
+					clearTimeout(timer);
+					resolve();
+				};
+			});
 		}
-		await new Promise((resolve) => setTimeout(resolve, Math.min(delay, deadline - Date.now())));
-		delay = Math.min(delay * 2, 500);
+	} finally {
+		await unsubscribe();
 	}
 }
