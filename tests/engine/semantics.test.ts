@@ -360,6 +360,20 @@ describe('waiting', () => {
 		).rejects.toMatchObject({ type: 'conflict' });
 	});
 
+	it('an approval past its deadline takes the configured outcome', async () => {
+		const { run, steps } = await runToEnd({
+			nodes: [
+				node('start', 'input'),
+				node('ask', 'approval', { title: 'Anyone?', timeout: '300ms', onTimeout: 'approve' }),
+				node('done', 'output')
+			],
+			edges: [edge('start', 'ask'), edge('ask', 'done', 'approved')]
+		});
+		expect(run.status).toBe('succeeded');
+		expect(steps.ask?.branch).toBe('approved');
+		expect(run.output).toMatchObject({ approved: true, expired: true });
+	});
+
 	it('a subworkflow starts a child run of a pinned version and waits for it', async () => {
 		const childId = await engine.publish(
 			{

@@ -11,7 +11,15 @@ import { signUpFirst, signUpInvited } from './support.ts';
 
 const app = useAppServer();
 
-let owner: { client: TestClient; userId: string; w1: string; w2: string; w2Invite: string };
+let owner: {
+	client: TestClient;
+	userId: string;
+	w1: string;
+	w2: string;
+	w2Invite: string;
+	w2Workflow: string;
+	w2Run: string;
+};
 let stranger: { client: TestClient; userId: string };
 
 beforeAll(async () => {
@@ -24,7 +32,26 @@ beforeAll(async () => {
 		role: 'editor'
 	});
 	const w2Invite = ((await invite.json()) as { id: string }).id;
-	owner = { client: first.client, userId: me.id, w1: first.workspaceId, w2, w2Invite };
+	const workflow = await first.client.json(`/api/v1/workspaces/${w2}/workflows`, 'POST', {
+		name: 'Secret flow'
+	});
+	expect(workflow.status).toBe(201);
+	const w2Workflow = ((await workflow.json()) as { id: string }).id;
+	const flow = `/api/v1/workspaces/${w2}/workflows/${w2Workflow}`;
+	const published = await first.client.json(`${flow}/versions/1/publish`, 'POST', {});
+	expect(published.status).toBe(200);
+	const run = await first.client.json(`${flow}/runs`, 'POST', { input: {} });
+	expect(run.status).toBe(201);
+	const w2Run = ((await run.json()) as { run: { id: string } }).run.id;
+	owner = {
+		client: first.client,
+		userId: me.id,
+		w1: first.workspaceId,
+		w2,
+		w2Invite,
+		w2Workflow,
+		w2Run
+	};
 	const member = await signUpInvited(app.url, first.client, first.workspaceId, 'viewer');
 	stranger = { client: member.client, userId: member.userId };
 });
@@ -68,8 +95,83 @@ const probes: Probe[] = [
 		name: 'remove a member',
 		method: 'DELETE',
 		path: (w) => `/api/v1/workspaces/${w}/members/${owner.userId}`
-	}
+	},
+	...engineProbes()
 ];
+
+/** The workflow, run and approval endpoints, aimed at W2's workflow and run. */
+function engineProbes(): Probe[] {
+	const workflows = (w: string) => `/api/v1/workspaces/${w}/workflows`;
+	const flow = (w: string) => `${workflows(w)}/${owner.w2Workflow}`;
+	const run = (w: string) => `/api/v1/workspaces/${w}/runs/${owner.w2Run}`;
+	const definition = {
+		nodes: [
+			{ id: 'start', kind: 'input' },
+			{ id: 'done', kind: 'output' }
+		],
+		edges: [{ from: 'start', to: 'done' }]
+	};
+	return [
+		{ name: 'list workflows', method: 'GET', path: workflows },
+		{
+			name: 'create a workflow',
+			method: 'POST',
+			path: workflows,
+			body: { name: 'Planted', definition }
+		},
+		{
+			name: 'import a workflow',
+			method: 'POST',
+			path: (w) => `${workflows(w)}/import`,
+			body: { format: 'awe.workflow/v1', name: 'Planted', description: '', definition }
+		},
+		{ name: 'read a workflow', method: 'GET', path: flow },
+		{ name: 'rename a workflow', method: 'PATCH', path: flow, body: { name: 'Taken over' } },
+		{ name: 'delete a workflow', method: 'DELETE', path: flow },
+		{
+			name: 'validate a definition',
+			method: 'POST',
+			path: (w) => `${flow(w)}/validate`,
+			body: { definition }
+		},
+		{ name: 'list versions', method: 'GET', path: (w) => `${flow(w)}/versions` },
+		{
+			name: 'save a version',
+			method: 'POST',
+			path: (w) => `${flow(w)}/versions`,
+			body: { definition, publish: true }
+		},
+		{ name: 'read a version', method: 'GET', path: (w) => `${flow(w)}/versions/1` },
+		{
+			name: 'publish a version',
+			method: 'POST',
+			path: (w) => `${flow(w)}/versions/1/publish`,
+			body: {}
+		},
+		{ name: 'diff versions', method: 'GET', path: (w) => `${flow(w)}/diff?from=1&to=1` },
+		{ name: 'export a workflow', method: 'GET', path: (w) => `${flow(w)}/export` },
+		{ name: 'start a run', method: 'POST', path: (w) => `${flow(w)}/runs`, body: { input: {} } },
+		{ name: 'list runs', method: 'GET', path: (w) => `/api/v1/workspaces/${w}/runs` },
+		{ name: 'read a run', method: 'GET', path: run },
+		{ name: 'read run steps', method: 'GET', path: (w) => `${run(w)}/steps` },
+		{ name: 'read run events', method: 'GET', path: (w) => `${run(w)}/events` },
+		{ name: 'cancel a run', method: 'POST', path: (w) => `${run(w)}/cancel`, body: {} },
+		{ name: 'retry a run', method: 'POST', path: (w) => `${run(w)}/retry`, body: {} },
+		{
+			name: 're-run a run',
+			method: 'POST',
+			path: (w) => `${run(w)}/rerun`,
+			body: { fromNodeId: 'start' }
+		},
+		{ name: 'list approvals', method: 'GET', path: (w) => `/api/v1/workspaces/${w}/approvals` },
+		{
+			name: 'decide an approval',
+			method: 'POST',
+			path: (w) => `/api/v1/workspaces/${w}/approvals/${randomUUID()}`,
+			body: { decision: 'approve' }
+		}
+	];
+}
 
 // Ids that are not workspace ids; some pass a loose /^[0-9a-f-]{36}$/ check but are not UUIDs.
 const malformedIds = [
@@ -131,6 +233,29 @@ describe('nothing changed', () => {
 		}[];
 		expect(listed.map((workspace) => workspace.id)).toEqual([owner.w1]);
 	});
+
+	it('W2 still has exactly its one workflow, unpublished beyond version 1, and its one run', async () => {
+		const base = `/api/v1/workspaces/${owner.w2}`;
+		const workflows = (await (await owner.client.request(`${base}/workflows`)).json()) as {
+			id: string;
+			name: string;
+			latestVersion: number;
+			publishedNumber: number;
+		}[];
+		expect(workflows).toEqual([
+			expect.objectContaining({
+				id: owner.w2Workflow,
+				name: 'Secret flow',
+				latestVersion: 1,
+				publishedNumber: 1
+			})
+		]);
+		const { runs } = (await (await owner.client.request(`${base}/runs`)).json()) as {
+			runs: { id: string; status: string }[];
+		};
+		expect(runs.map((run) => run.id)).toEqual([owner.w2Run]);
+		expect(runs[0]?.status).not.toBe('cancelled');
+	});
 });
 
 describe('malformed ids inside one’s own workspace', () => {
@@ -160,6 +285,45 @@ describe('malformed ids inside one’s own workspace', () => {
 			});
 		}
 	);
+});
+
+describe('malformed workflow, version, run and approval ids', () => {
+	it.each(malformedIds)('like %j answer 404, never 500', async (id) => {
+		const client = owner.client;
+		const base = `/api/v1/workspaces/${owner.w1}`;
+		const flow = `/api/v1/workspaces/${owner.w2}/workflows/${owner.w2Workflow}`;
+		const requests: [string, string, unknown?][] = [
+			['GET', `${base}/workflows/${id}`],
+			['PATCH', `${base}/workflows/${id}`, { name: 'x' }],
+			['DELETE', `${base}/workflows/${id}`],
+			['GET', `${base}/workflows/${id}/versions`],
+			['GET', `${base}/workflows/${id}/versions/1`],
+			['POST', `${base}/workflows/${id}/versions/1/publish`, {}],
+			['GET', `${base}/workflows/${id}/diff?from=1&to=1`],
+			['GET', `${base}/workflows/${id}/export`],
+			['POST', `${base}/workflows/${id}/runs`, { input: {} }],
+			['GET', `${flow}/versions/${id}`],
+			['GET', `${base}/runs/${id}`],
+			['GET', `${base}/runs/${id}/steps`],
+			['GET', `${base}/runs/${id}/events`],
+			['POST', `${base}/runs/${id}/cancel`, {}],
+			['POST', `${base}/runs/${id}/retry`, {}],
+			['POST', `${base}/runs/${id}/rerun`, { fromNodeId: 'start' }],
+			['POST', `${base}/approvals/${id}`, { decision: 'approve' }]
+		];
+		const statuses: Record<string, number> = {};
+		for (const [method, path, body] of requests) {
+			const response =
+				body === undefined
+					? await client.request(path, { method, headers: { origin: client.origin } })
+					: await client.json(path, method, body);
+			statuses[`${method} ${path}`] = response.status;
+			await response.body?.cancel();
+		}
+		expect(statuses).toEqual(
+			Object.fromEntries(requests.map(([method, path]) => [`${method} ${path}`, 404]))
+		);
+	});
 });
 
 describe('pages and form actions of another workspace', () => {

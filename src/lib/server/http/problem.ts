@@ -1,5 +1,5 @@
-import { ZodError } from 'zod';
-import { ServiceError } from '../services/context.ts';
+import { ZodError, type z } from 'zod';
+import { DefinitionError, ServiceError } from '../services/context.ts';
 
 /** RFC 9457 problem details with a stable `type` per kind of failure. */
 export function problem(
@@ -22,20 +22,42 @@ export function problem(
 	);
 }
 
+function issueFields(error: ZodError): Record<string, string> {
+	return Object.fromEntries(
+		error.issues.map((issue) => [issue.path.join('.') || '(body)', issue.message])
+	);
+}
+
+/** Query parameters or headers parsed by a zod schema; invalid ones answer 400 naming each. */
+export function parseParameters<T extends z.ZodType>(
+	schema: T,
+	values: URLSearchParams | Record<string, unknown>
+): z.infer<T> {
+	const parsed = schema.safeParse(
+		values instanceof URLSearchParams ? Object.fromEntries(values) : values
+	);
+	if (parsed.success) return parsed.data;
+	throw new ServiceError('invalid', 'The request parameters are not valid.', {
+		fields: issueFields(parsed.error)
+	});
+}
+
 /** Expected failures become problem+json; anything else is rethrown for the error hook. */
 export function problemFromError(error: unknown): Response {
 	if (error instanceof ServiceError) {
 		const headers: Record<string, string> = error.retryAfterSeconds
 			? { 'retry-after': String(error.retryAfterSeconds) }
 			: {};
-		const extra = Object.keys(error.fields).length > 0 ? { errors: error.fields } : {};
+		const extra: Record<string, unknown> =
+			Object.keys(error.fields).length > 0 ? { errors: error.fields } : {};
+		// The editor marks each problem on its node and field.
+		if (error instanceof DefinitionError) extra.problems = error.problems;
 		return problem(error.status, error.type, error.message, extra, headers);
 	}
 	if (error instanceof ZodError) {
-		const errors = Object.fromEntries(
-			error.issues.map((issue) => [issue.path.join('.') || '(body)', issue.message])
-		);
-		return problem(400, 'invalid', 'The request body is not valid.', { errors });
+		return problem(400, 'invalid', 'The request body is not valid.', {
+			errors: issueFields(error)
+		});
 	}
 	throw error;
 }

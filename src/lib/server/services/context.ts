@@ -1,4 +1,5 @@
 import { apiScopeNames } from '../../schemas/tokens.ts';
+import type { DefinitionProblem } from '../../schemas/workflow.ts';
 import type { ApiToken, Session, User } from '../db/schema/index.ts';
 import type { Db } from '../db/index.ts';
 import type { RateLimiter } from '../auth/rate-limit.ts';
@@ -65,6 +66,19 @@ export class ServiceError extends Error {
 		this.status = statusOf[type];
 		this.fields = options.fields ?? {};
 		this.retryAfterSeconds = options.retryAfterSeconds;
+	}
+}
+
+/** A definition that does not pass every check; `problems` lists each with its node and path. */
+export class DefinitionError extends ServiceError {
+	readonly problems: DefinitionProblem[];
+
+	constructor(problems: DefinitionProblem[]) {
+		super(
+			'invalid',
+			`The definition has ${problems.length} problem${problems.length === 1 ? '' : 's'}.`
+		);
+		this.problems = problems;
 	}
 }
 

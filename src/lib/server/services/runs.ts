@@ -181,6 +181,20 @@ export async function getRunDetail(
 	return { run, steps, version, workflowName: workflow?.name ?? '', role };
 }
 
+export async function getRunStep(
+	ctx: ServiceContext,
+	principal: Principal,
+	workspaceId: string,
+	runId: string,
+	stepId: string
+) {
+	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.read');
+	const run = await loadRun(ctx, workspaceId, runId);
+	const step = isUuid(stepId) ? await runs.getStep(ctx.db, run.id, stepId) : null;
+	if (step === null) throw notFound('Step not found.');
+	return step;
+}
+
 export async function listRunEvents(
 	ctx: ServiceContext,
 	principal: Principal,

@@ -10,6 +10,7 @@ import {
 import { recordAudit } from './audit.ts';
 import { authorizeWorkspace } from './workspaces.ts';
 import {
+	DefinitionError,
 	ServiceError,
 	notFound,
 	type Principal,
@@ -17,18 +18,8 @@ import {
 	type ServiceContext
 } from './context.ts';
 
-/** A definition that does not pass every check; `problems` lists each with its node and path. */
-export class DefinitionError extends ServiceError {
-	readonly problems: DefinitionProblem[];
-
-	constructor(problems: DefinitionProblem[]) {
-		super(
-			'invalid',
-			`The definition has ${problems.length} problem${problems.length === 1 ? '' : 's'}.`
-		);
-		this.problems = problems;
-	}
-}
+// Callers catch it to show the problems at their nodes.
+export { DefinitionError };
 
 /** The definition a new workflow starts from: input straight to output. */
 export const starterDefinition = {
@@ -79,9 +70,11 @@ export async function validateWorkflowDefinition(
 	ctx: ServiceContext,
 	principal: Principal,
 	workspaceId: string,
+	workflowId: string,
 	definition: unknown
 ): Promise<DefinitionProblem[]> {
 	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.read');
+	await loadWorkflow(ctx, workspaceId, workflowId);
 	return checkDefinition(definition, ctx.kinds).problems;
 }
 
@@ -124,9 +117,10 @@ export async function updateWorkflowMeta(
 	principal: Principal,
 	workspaceId: string,
 	workflowId: string,
-	input: { name: string; description: string }
+	input: { name?: string; description?: string }
 ) {
 	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.write');
+	await loadWorkflow(ctx, workspaceId, workflowId);
 	const updated = await workflows.update(ctx.db, workspaceId, workflowId, input);
 	if (updated === null) throw notFound('Workflow not found.');
 	return updated;
@@ -231,6 +225,7 @@ export async function getVersion(
 	number: number
 ) {
 	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.read');
+	await loadWorkflow(ctx, workspaceId, workflowId);
 	const version = await workflows.getVersion(ctx.db, workspaceId, workflowId, number);
 	if (version === null) throw notFound('Version not found.');
 	return version;
