@@ -2,7 +2,7 @@
 // authenticated one (/api/v1/me with a session cookie) in the same run; we report both and the gap.
 // Target: the gap at p50 stays under 1 ms (session validation is one indexed lookup, no password hash).
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -109,6 +109,23 @@ try {
 	);
 	console.log(
 		`  overhead at p50: ${gap.toFixed(3)} ms (target < 1 ms): ${gap < 1 ? 'MET' : 'NOT MET'}`
+	);
+	await mkdir(path.join(projectRoot, 'bench/results'), { recursive: true });
+	await writeFile(
+		path.join(projectRoot, 'bench/results/auth-overhead.json'),
+		JSON.stringify(
+			{
+				at: new Date().toISOString(),
+				database: env.DATABASE_URL ? 'postgres' : 'pglite',
+				requests,
+				anonymous,
+				authenticated,
+				overheadP50Ms: Number(gap.toFixed(3)),
+				target: 'overhead at p50 < 1 ms'
+			},
+			null,
+			2
+		) + '\n'
 	);
 } finally {
 	server.kill('SIGTERM');
