@@ -1,0 +1,78 @@
+import { fail, redirect } from '@sveltejs/kit';
+import { z } from 'zod';
+import { workflowMetaSchema } from '$lib/schemas/workflow';
+import { runFormAction, requirePrincipal } from '$lib/server/http/forms';
+import { orHttpError } from '$lib/server/http/load-error';
+import { roleAtLeast } from '$lib/server/policy';
+import { getWorkspace } from '$lib/server/services/workspaces';
+import {
+	DefinitionError,
+	createWorkflow,
+	importWorkflow,
+	listWorkflows
+} from '$lib/server/services/workflows';
+import type { Actions, PageServerLoad } from './$types';
+
+const importSchema = z.object({
+	export: z
+		.string({ error: 'Required.' })
+		.trim()
+		.min(1, 'Paste the exported JSON.')
+		.max(500_000, 'The export is too large.')
+});
+
+export const load: PageServerLoad = async (event) => {
+	const principal = requirePrincipal(event);
+	const services = event.locals.runtime.services;
+	const id = event.params.id;
+	const [workspace, workflows] = await Promise.all([
+		orHttpError(getWorkspace(services, principal, id)),
+		orHttpError(listWorkflows(services, principal, id))
+	]);
+	return {
+		workspace: { id: workspace.id, name: workspace.name },
+		canEdit: roleAtLeast(workspace.role, 'editor'),
+		workflows: workflows.map((workflow) => ({
+			id: workflow.id,
+			name: workflow.name,
+			description: workflow.description,
+			latestVersion: workflow.latestVersion,
+			publishedVersion: workflow.publishedNumber,
+			updatedAt: workflow.updatedAt
+		}))
+	};
+};
+
+export const actions: Actions = {
+	create: (event) =>
+		runFormAction(event, workflowMetaSchema, ['intent', 'name', 'description'], async (c) => {
+			const workflow = await createWorkflow(
+				c.services,
+				c.principal,
+				event.params.id,
+				c.data,
+				c.meta
+			);
+			redirect(303, `/workspaces/${event.params.id}/workflows/${workflow.id}`);
+		}),
+	import: (event) =>
+		runFormAction(event, importSchema, ['intent', 'export'], async (c) => {
+			const values = { intent: 'import', export: c.data.export };
+			let raw: unknown;
+			try {
+				raw = JSON.parse(c.data.export);
+			} catch (error) {
+				const reason = error instanceof Error ? error.message : String(error);
+				return fail(400, { message: 'This is not JSON.', fields: { export: reason }, values });
+			}
+			let workflow;
+			try {
+				workflow = await importWorkflow(c.services, c.principal, event.params.id, raw, c.meta);
+			} catch (error) {
+				// The export itself is fine but its definition is not: list what to fix in it.
+				if (!(error instanceof DefinitionError)) throw error;
+				return fail(400, { message: error.message, problems: error.problems, values });
+			}
+			redirect(303, `/workspaces/${event.params.id}/workflows/${workflow.id}`);
+		})
+};
