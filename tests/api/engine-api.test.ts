@@ -9,7 +9,8 @@ import { expectProblem, signUpFirst, signUpInvited } from '../security/support.t
  * the runs, so tests wait for the state they need by asking the API again.
  */
 
-const app = useAppServer();
+// On PostgreSQL the web process runs no worker unless told to; these tests need runs to execute.
+const app = useAppServer({ IN_PROCESS_WORKER: 'true' });
 
 interface Run {
 	id: string;

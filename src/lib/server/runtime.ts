@@ -12,6 +12,7 @@ import type { ServiceContext } from './services/context.ts';
 import { builtInKinds, createKindRegistry } from './engine/kinds/index.ts';
 import type { KindRegistry } from './engine/definition.ts';
 import { Worker } from './engine/worker.ts';
+import { fireDueSchedules } from './services/schedules.ts';
 
 /** Everything a process holds for its lifetime: built once at start-up, closed once at shutdown. */
 export interface Runtime {
@@ -81,7 +82,10 @@ export async function startRuntime(
 					kinds,
 					logger,
 					concurrency: config.WORKER_CONCURRENCY,
-					leaseMs: config.WORKER_LEASE_SECONDS * 1000
+					leaseMs: config.WORKER_LEASE_SECONDS * 1000,
+					onPoll: async () => {
+						await fireDueSchedules(services, new Date());
+					}
 				})
 			: null;
 	await worker?.start();

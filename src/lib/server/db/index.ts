@@ -79,7 +79,7 @@ function openPostgres(options: {
 		});
 	const client = connect(options.maxConnections ?? 10);
 	return {
-		db: drizzlePostgres({ client, schema }) as unknown as Db,
+		db: drizzlePostgres({ client: preparingEverything(client), schema }) as unknown as Db,
 		driver: 'postgres',
 		withDedicatedConnection: async (callback) => {
 			// A client of its own with one connection, so session state (locks) cannot leak into the pool.
@@ -98,6 +98,33 @@ function openPostgres(options: {
 		},
 		close: () => client.end({ timeout: 5 })
 	};
+}
+
+/**
+ * postgres.js prepares a statement once per connection when asked to, but drizzle only asks for
+ * queries given a name, and the engine's queue queries are raw SQL. Preparing all of them saves a
+ * parse and a plan on every execution (about 40% of a workflow step's database time). Transactions
+ * and savepoints hand out their own client, so those are wrapped too.
+ */
+function preparingEverything(client: postgres.Sql): postgres.Sql {
+	return new Proxy(client, {
+		get(target, key, receiver) {
+			if (key === 'unsafe') {
+				return (query: string, parameters?: postgres.ParameterOrJSON<never>[], options?: object) =>
+					target.unsafe(query, parameters, { ...options, prepare: true });
+			}
+			if (key === 'begin' || key === 'savepoint') {
+				return (...args: unknown[]) => {
+					const callback = args.pop() as (inner: postgres.Sql) => unknown;
+					const open = Reflect.get(target, key, receiver) as (...rest: unknown[]) => unknown;
+					return open.call(target, ...args, (inner: postgres.Sql) =>
+						callback(preparingEverything(inner))
+					);
+				};
+			}
+			return Reflect.get(target, key, receiver);
+		}
+	});
 }
 
 /** Round-trips a trivial query; rejects when the database cannot answer. */

@@ -7,6 +7,7 @@ import { createRedisBus } from '../realtime/redis-bus.ts';
 import { builtInKinds, createKindRegistry } from './kinds/index.ts';
 import type { AnyNodeKind } from './kinds/types.ts';
 import { Worker } from './worker.ts';
+import { fireDueSchedules } from '../services/schedules.ts';
 
 /**
  * A worker process: executes runs from the shared PostgreSQL queue until SIGTERM/SIGINT, then
@@ -34,13 +35,17 @@ export async function runWorkerProcess(extraKinds: AnyNodeKind[] = []): Promise<
 		await database.close();
 		throw error;
 	}
+	const scheduling = { db: database.db, bus, logger };
 	const worker = new Worker({
 		database,
 		bus,
 		kinds: createKindRegistry([...builtInKinds, ...extraKinds]),
 		logger,
 		concurrency: config.WORKER_CONCURRENCY,
-		leaseMs: config.WORKER_LEASE_SECONDS * 1000
+		leaseMs: config.WORKER_LEASE_SECONDS * 1000,
+		onPoll: async () => {
+			await fireDueSchedules(scheduling, new Date());
+		}
 	});
 	await worker.start();
 	logger.info({ workerId: worker.id, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');

@@ -54,7 +54,9 @@ const configSchema = z.object({
 		.default(30),
 	/** Whether the web process executes runs too; by default only in embedded mode. */
 	IN_PROCESS_WORKER: optional(
-		z.enum(['true', 'false'], { error: 'must be true or false' }).transform((value) => value === 'true')
+		z
+			.enum(['true', 'false'], { error: 'must be true or false' })
+			.transform((value) => value === 'true')
 	),
 	SHUTDOWN_TIMEOUT: z.coerce
 		.number({ error: 'must be a number of seconds' })

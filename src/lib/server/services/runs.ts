@@ -25,13 +25,20 @@ import {
 	type ServiceContext
 } from './context.ts';
 
-async function publish(ctx: ServiceContext, events: RunEventMessage[]): Promise<void> {
+/** What starting a run needs: triggers call it outside any request, without the rest of a context. */
+export type RunStarterContext = Pick<ServiceContext, 'db' | 'bus' | 'logger'>;
+
+async function publish(ctx: RunStarterContext, events: RunEventMessage[]): Promise<void> {
 	await publishEvents(ctx.bus, events).catch((error: unknown) =>
 		ctx.logger.warn({ err: error }, 'publishing run events failed')
 	);
 }
 
-async function loadRun(ctx: ServiceContext, workspaceId: string, runId: string): Promise<Run> {
+async function loadRun(
+	ctx: Pick<ServiceContext, 'db'>,
+	workspaceId: string,
+	runId: string
+): Promise<Run> {
 	const run = isUuid(runId) ? await runs.get(ctx.db, workspaceId, runId) : null;
 	if (run === null) throw notFound('Run not found.');
 	return run;
@@ -52,7 +59,7 @@ export interface StartRunInput {
  * Used by people and tokens (with a principal) and by triggers (`principal` null, already authorized).
  */
 export async function startWorkflowRun(
-	ctx: ServiceContext,
+	ctx: RunStarterContext,
 	principal: Principal | null,
 	workspaceId: string,
 	request: StartRunInput,

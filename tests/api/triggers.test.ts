@@ -1,0 +1,450 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useAppServer } from '../helpers/app-server.ts';
+import type { TestClient } from '../helpers/http-client.ts';
+import { expectProblem, signUpFirst, signUpInvited } from '../security/support.ts';
+
+/**
+ * Webhook and schedule triggers against the production build: managed through the JSON API and the
+ * page, called the way another system would (plain fetch, no cookies).
+ */
+
+// On PostgreSQL the web process only executes runs when asked to (embedded mode always does).
+const app = useAppServer({ IN_PROCESS_WORKER: 'true' });
+
+interface TriggerBody {
+	id: string;
+	kind: 'webhook' | 'schedule';
+	name: string;
+	enabled: boolean;
+	path: string | null;
+	config: Record<string, unknown>;
+	nextFireAt: string | null;
+	secret?: string | null;
+}
+
+let owner: TestClient;
+let viewer: TestClient;
+let workspace: string;
+let workflowId: string;
+
+const greeter = {
+	inputs: [{ name: 'name', type: 'string', required: true }],
+	nodes: [
+		{ id: 'start', kind: 'input' },
+		{ id: 'shout', kind: 'transform', config: { expression: '$uppercase(name)' } },
+		{ id: 'greet', kind: 'template', config: { template: 'Hello {{ steps.shout.output }}!' } },
+		{ id: 'done', kind: 'output' }
+	],
+	edges: [
+		{ from: 'start', to: 'shout' },
+		{ from: 'shout', to: 'greet' },
+		{ from: 'greet', to: 'done' }
+	]
+};
+
+const triggersPath = (rest = '') =>
+	`/api/v1/workspaces/${workspace}/workflows/${workflowId}/triggers${rest}`;
+
+async function read<T>(response: Response, status = 200): Promise<T> {
+	expect(response.status).toBe(status);
+	return (await response.json()) as T;
+}
+
+async function createTrigger(body: unknown, client = owner) {
+	return read<TriggerBody & { secret: string | null }>(
+		await client.json(triggersPath(), 'POST', body),
+		201
+	);
+}
+
+async function webhook(config: Record<string, unknown> = {}, name = 'Hook') {
+	const trigger = await createTrigger({ kind: 'webhook', name, config });
+	if (!trigger.secret || !trigger.path) throw new Error('no secret or path');
+	return { ...trigger, secret: trigger.secret, path: trigger.path };
+}
+
+/** A call from another system: no cookies, JSON unless told otherwise. */
+function callHook(path: string, body: string, headers: Record<string, string> = {}) {
+	return fetch(new URL(path, app.url), {
+		method: 'POST',
+		body,
+		headers: { 'content-type': 'application/json', ...headers }
+	});
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+function signed(secret: string, body: string, timestamp = Math.floor(Date.now() / 1000)) {
+	const signature = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+	return { 'x-awe-timestamp': String(timestamp), 'x-awe-signature': `sha256=${signature}` };
+}
+
+async function runOf(runId: string) {
+	return read<{ run: { status: string; output: unknown; trigger: string; triggerId: string } }>(
+		await owner.request(`/api/v1/workspaces/${workspace}/runs/${runId}`)
+	);
+}
+
+async function finishedRun(runId: string) {
+	for (;;) {
+		const { run } = await runOf(runId);
+		if (['succeeded', 'failed', 'cancelled'].includes(run.status)) return run;
+		await new Promise((resolve) => setTimeout(resolve, 50));
+	}
+}
+
+beforeAll(async () => {
+	const first = await signUpFirst(app.url);
+	owner = first.client;
+	workspace = first.workspaceId;
+	viewer = (await signUpInvited(app.url, owner, workspace, 'viewer')).client;
+	const created = await read<{ id: string }>(
+		await owner.json(`/api/v1/workspaces/${workspace}/workflows`, 'POST', {
+			name: 'Greeter',
+			definition: greeter
+		}),
+		201
+	);
+	workflowId = created.id;
+	const published = await owner.json(
+		`/api/v1/workspaces/${workspace}/workflows/${workflowId}/versions/1/publish`,
+		'POST',
+		{}
+	);
+	expect(published.status).toBe(200);
+});
+
+describe('token webhooks', () => {
+	it('answer 202 with the run, which runs on the JSON body as its input', async () => {
+		const hook = await webhook();
+		expect(hook.secret).toMatch(/^awh_[a-z2-7]+$/);
+		expect(hook.path).toBe(`/hooks/${hook.id}`);
+		const response = await callHook(hook.path, '{"name":"ada"}', bearer(hook.secret));
+		const accepted = await read<{ runId: string; status: string }>(response, 202);
+		expect(['queued', 'running', 'succeeded']).toContain(accepted.status);
+		const run = await finishedRun(accepted.runId);
+		expect(run).toMatchObject({
+			status: 'succeeded',
+			output: 'Hello ADA!',
+			trigger: 'webhook',
+			triggerId: hook.id
+		});
+	});
+
+	it('refuse a missing, malformed or wrong token with 401', async () => {
+		const hook = await webhook();
+		await expectProblem(await callHook(hook.path, '{"name":"x"}'), 401, 'unauthorized');
+		await expectProblem(
+			await callHook(hook.path, '{"name":"x"}', bearer(`${hook.secret}x`)),
+			401,
+			'unauthorized'
+		);
+		await expectProblem(
+			await callHook(hook.path, '{"name":"x"}', { authorization: hook.secret }),
+			401,
+			'unauthorized'
+		);
+		const other = await webhook({}, 'Another');
+		await expectProblem(
+			await callHook(hook.path, '{"name":"x"}', bearer(other.secret)),
+			401,
+			'unauthorized'
+		);
+	});
+
+	it('answer unknown, malformed and disabled ids with the same 404', async () => {
+		const hook = await webhook();
+		const disabled = await owner.json(triggersPath(`/${hook.id}`), 'PATCH', { enabled: false });
+		expect((await read<TriggerBody>(disabled)).enabled).toBe(false);
+		const answers = [];
+		for (const path of [hook.path, `/hooks/${randomUUID()}`, '/hooks/not-an-id']) {
+			answers.push(await expectProblem(await callHook(path, '{}', bearer(hook.secret)), 404));
+		}
+		expect(new Set(answers.map((answer) => JSON.stringify(answer))).size).toBe(1);
+	});
+
+	it('refuse a body that is not application/json with 415', async () => {
+		const hook = await webhook();
+		const response = await callHook(hook.path, '<name>ada</name>', {
+			...bearer(hook.secret),
+			'content-type': 'application/xml'
+		});
+		await expectProblem(response, 415, 'unsupported-media-type');
+		await expectProblem(
+			await callHook(hook.path, '{"name":"ada"}', {
+				...bearer(hook.secret),
+				'content-type': 'application/jsonp'
+			}),
+			415
+		);
+		// JSON with parameters is still JSON.
+		const withCharset = await callHook(hook.path, '{"name":"ada"}', {
+			...bearer(hook.secret),
+			'content-type': 'application/json; charset=utf-8'
+		});
+		expect(withCharset.status).toBe(202);
+	});
+
+	it('refuse a body over the limit with 413, whether Content-Length says so or not', async () => {
+		const hook = await webhook({ maxBodyBytes: 1024 });
+		const big = JSON.stringify({ name: 'x'.repeat(2000) });
+		await expectProblem(await callHook(hook.path, big, bearer(hook.secret)), 413, 'too-large');
+		// Chunked, without Content-Length: counted while reading.
+		const chunks = [big.slice(0, 700), big.slice(700, 1400), big.slice(1400)];
+		const stream = new ReadableStream<Uint8Array>({
+			pull(controller) {
+				const chunk = chunks.shift();
+				if (chunk === undefined) controller.close();
+				else controller.enqueue(new TextEncoder().encode(chunk));
+			}
+		});
+		const streamed = await fetch(new URL(hook.path, app.url), {
+			method: 'POST',
+			body: stream,
+			headers: { 'content-type': 'application/json', ...bearer(hook.secret) },
+			duplex: 'half'
+		} as RequestInit);
+		await expectProblem(streamed, 413, 'too-large');
+		const small = await callHook(hook.path, '{"name":"ok"}', bearer(hook.secret));
+		expect(small.status).toBe(202);
+	});
+
+	it('answer 400 with the field errors when the body is not the workflow input', async () => {
+		const hook = await webhook();
+		const wrong = await expectProblem(
+			await callHook(hook.path, '{"name":1,"extra":true}', bearer(hook.secret)),
+			400,
+			'invalid'
+		);
+		expect(Object.keys((wrong as unknown as { errors: object }).errors)).toEqual(
+			expect.arrayContaining(['name'])
+		);
+		await expectProblem(await callHook(hook.path, '{"name":', bearer(hook.secret)), 400);
+		await expectProblem(await callHook(hook.path, '["ada"]', bearer(hook.secret)), 400);
+	});
+
+	it('start one run per Idempotency-Key, and refuse the key with another body', async () => {
+		const hook = await webhook();
+		const headers = { ...bearer(hook.secret), 'idempotency-key': 'order-42' };
+		const first = await callHook(hook.path, '{"name":"ada"}', headers);
+		const second = await callHook(hook.path, '{"name":"ada"}', headers);
+		const a = await read<{ runId: string }>(first, 202);
+		const b = await read<{ runId: string }>(second, 202);
+		expect(b.runId).toBe(a.runId);
+		expect(first.headers.get('idempotent-replayed')).toBeNull();
+		expect(second.headers.get('idempotent-replayed')).toBe('true');
+		await expectProblem(await callHook(hook.path, '{"name":"bob"}', headers), 409, 'conflict');
+		const tooLong = { ...bearer(hook.secret), 'idempotency-key': 'k'.repeat(201) };
+		await expectProblem(await callHook(hook.path, '{"name":"ada"}', tooLong), 400);
+	});
+
+	it("in respond='result' mode answer 200 with the run's output", async () => {
+		const hook = await webhook({ respond: 'result', waitTimeoutMs: 20_000 });
+		const response = await callHook(hook.path, '{"name":"grace"}', bearer(hook.secret));
+		const body = await read<Record<string, unknown>>(response, 200);
+		expect(body).toEqual({
+			runId: expect.any(String),
+			status: 'succeeded',
+			output: 'Hello GRACE!',
+			error: null
+		});
+	});
+
+	it('limit calls per webhook with 429 and Retry-After', async () => {
+		const hook = await webhook();
+		// Invalid JSON: counted (after authentication) but starts no run.
+		const responses = await Promise.all(
+			Array.from({ length: 80 }, () => callHook(hook.path, '{', bearer(hook.secret)))
+		);
+		const limited = responses.filter((response) => response.status === 429);
+		expect(limited.length).toBeGreaterThan(0);
+		expect(Number(limited[0]?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+		await expectProblem(limited[0] as Response, 429, 'rate-limited');
+		expect(responses.filter((response) => response.status === 400).length).toBeLessThanOrEqual(62);
+		// Strangers without the token do not use up its allowance.
+		const stranger = await callHook(hook.path, '{', bearer('awh_wrong'));
+		expect(stranger.status).toBe(401);
+	});
+});
+
+describe('HMAC webhooks', () => {
+	it('accept a signed request, and refuse a wrong, tampered, missing or stale signature', async () => {
+		const hook = await webhook({ auth: 'hmac' });
+		expect(hook.secret).toMatch(/^awhs_[a-z2-7]+$/);
+		const body = '{"name":"linus"}';
+		const ok = await read<{ runId: string }>(
+			await callHook(hook.path, body, signed(hook.secret, body)),
+			202
+		);
+		expect((await finishedRun(ok.runId)).output).toBe('Hello LINUS!');
+
+		await expectProblem(await callHook(hook.path, body, signed('awhs_other', body)), 401);
+		await expectProblem(
+			await callHook(hook.path, '{"name":"mallory"}', signed(hook.secret, body)),
+			401
+		);
+		await expectProblem(await callHook(hook.path, body), 401);
+		await expectProblem(await callHook(hook.path, body, bearer(hook.secret)), 401);
+		const stale = Math.floor(Date.now() / 1000) - 6 * 60;
+		const old = await expectProblem(
+			await callHook(hook.path, body, signed(hook.secret, body, stale)),
+			401
+		);
+		expect(old.title).toMatch(/5 minutes/);
+		const future = Math.floor(Date.now() / 1000) + 6 * 60;
+		await expectProblem(await callHook(hook.path, body, signed(hook.secret, body, future)), 401);
+	});
+
+	it('return the first run when a signed request is replayed within the window', async () => {
+		const hook = await webhook({ auth: 'hmac' });
+		const body = '{"name":"eve"}';
+		const headers = signed(hook.secret, body);
+		const first = await read<{ runId: string }>(await callHook(hook.path, body, headers), 202);
+		const replay = await callHook(hook.path, body, headers);
+		expect((await read<{ runId: string }>(replay, 202)).runId).toBe(first.runId);
+		expect(replay.headers.get('idempotent-replayed')).toBe('true');
+	});
+});
+
+describe('managing triggers', () => {
+	it('never returns a secret except when it is issued', async () => {
+		const hook = await webhook({}, 'Quiet');
+		const signing = await webhook({ auth: 'hmac' }, 'Signed');
+		const list = await owner.request(triggersPath());
+		const one = await owner.request(triggersPath(`/${hook.id}`));
+		for (const response of [list, one]) {
+			expect(response.status).toBe(200);
+			const text = await response.text();
+			expect(text).not.toContain(hook.secret);
+			expect(text).not.toContain(signing.secret);
+			expect(text).not.toMatch(/secret|tokenHash|token_hash/i);
+		}
+	});
+
+	it('rotate a secret: the old one stops working, the new one works', async () => {
+		const hook = await webhook();
+		const rotated = await read<TriggerBody & { secret: string }>(
+			await owner.json(triggersPath(`/${hook.id}/rotate`), 'POST', {})
+		);
+		expect(rotated.secret).toMatch(/^awh_/);
+		expect(rotated.secret).not.toBe(hook.secret);
+		await expectProblem(await callHook(hook.path, '{"name":"a"}', bearer(hook.secret)), 401);
+		expect((await callHook(hook.path, '{"name":"a"}', bearer(rotated.secret))).status).toBe(202);
+	});
+
+	it('issue a signing secret when a webhook switches to hmac', async () => {
+		const hook = await webhook();
+		const switched = await read<TriggerBody & { secret: string }>(
+			await owner.json(triggersPath(`/${hook.id}`), 'PATCH', { config: { auth: 'hmac' } })
+		);
+		expect(switched.config).toMatchObject({ auth: 'hmac', respond: 'accepted' });
+		expect(switched.secret).toMatch(/^awhs_/);
+		await expectProblem(await callHook(hook.path, '{"name":"a"}', bearer(hook.secret)), 401);
+		const body = '{"name":"a"}';
+		expect((await callHook(hook.path, body, signed(switched.secret, body))).status).toBe(202);
+		const renamed = await read<TriggerBody>(
+			await owner.json(triggersPath(`/${hook.id}`), 'PATCH', { name: 'Renamed' })
+		);
+		expect(renamed).not.toHaveProperty('secret');
+	});
+
+	it('create schedules with their next tick, and refuse invalid settings field by field', async () => {
+		const schedule = await createTrigger({
+			kind: 'schedule',
+			name: 'Mornings',
+			config: { cron: '0 9 * * *', timezone: 'Europe/Paris', input: { name: 'cron' } }
+		});
+		expect(schedule.secret).toBeNull();
+		expect(schedule.path).toBeNull();
+		expect(new Date(schedule.nextFireAt ?? 0).getTime()).toBeGreaterThan(Date.now());
+		expect(schedule.config).toEqual({
+			cron: '0 9 * * *',
+			timezone: 'Europe/Paris',
+			input: { name: 'cron' },
+			missed: 'run-once'
+		});
+		const refused = await expectProblem(
+			await owner.json(triggersPath(), 'POST', {
+				kind: 'schedule',
+				name: 'Bad',
+				config: { cron: 'every day', timezone: 'Nowhere/City' }
+			}),
+			400,
+			'invalid'
+		);
+		expect(refused).toMatchObject({ errors: { 'config.timezone': expect.any(String) } });
+		const badCron = await expectProblem(
+			await owner.json(triggersPath(`/${schedule.id}`), 'PATCH', { config: { cron: '1 2 3' } }),
+			400
+		);
+		expect(badCron).toMatchObject({ errors: { 'config.cron': expect.any(String) } });
+		await expectProblem(
+			await owner.json(triggersPath(`/${schedule.id}/rotate`), 'POST', {}),
+			409,
+			'conflict'
+		);
+		await expectProblem(await callHook(`/hooks/${schedule.id}`, '{}'), 404);
+	});
+
+	it('delete a trigger: its webhook answers 404 from then on', async () => {
+		const hook = await webhook();
+		const deleted = await owner.request(triggersPath(`/${hook.id}`), {
+			method: 'DELETE',
+			headers: { origin: owner.origin }
+		});
+		expect(deleted.status).toBe(204);
+		await expectProblem(await owner.request(triggersPath(`/${hook.id}`)), 404);
+		await expectProblem(await callHook(hook.path, '{"name":"a"}', bearer(hook.secret)), 404);
+	});
+
+	it('let viewers read triggers but not change them', async () => {
+		const hook = await webhook();
+		expect((await viewer.request(triggersPath())).status).toBe(200);
+		await expectProblem(
+			await viewer.json(triggersPath(), 'POST', { kind: 'webhook', name: 'Mine' }),
+			403
+		);
+		await expectProblem(await viewer.json(triggersPath(`/${hook.id}/rotate`), 'POST', {}), 403);
+		await expectProblem(
+			await viewer.json(triggersPath(`/${hook.id}`), 'PATCH', { enabled: false }),
+			403
+		);
+	});
+});
+
+describe('the triggers page', () => {
+	const pagePath = () => `/workspaces/${workspace}/workflows/${workflowId}/triggers`;
+
+	it('creates a webhook without JavaScript and shows its token only once', async () => {
+		const response = await owner.postForm(`${pagePath()}?/create`, {
+			intent: 'create-webhook',
+			kind: 'webhook',
+			name: 'From the page',
+			auth: 'token',
+			respond: 'accepted'
+		});
+		expect(response.status).toBe(200);
+		const html = await response.text();
+		const token = /awh_[a-z2-7]{30,}/.exec(html)?.[0];
+		expect(token).toBeDefined();
+		expect(html).toContain('/hooks/');
+		const again = await (await owner.request(pagePath())).text();
+		expect(again).toContain('From the page');
+		expect(again).not.toContain(token);
+	});
+
+	it('shows form errors beside the schedule form', async () => {
+		const response = await owner.postForm(`${pagePath()}?/create`, {
+			intent: 'create-schedule',
+			kind: 'schedule',
+			name: 'Broken',
+			cron: 'whenever',
+			timezone: 'UTC',
+			missed: 'run-once',
+			input: '{}'
+		});
+		expect(response.status).toBe(400);
+		expect(await response.text()).toMatch(/Use 5 fields/);
+	});
+});

@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useAppServer } from '../helpers/app-server.ts';
+import type { TestClient } from '../helpers/http-client.ts';
+import { expectProblem, signUpFirst, signUpInvited } from './support.ts';
+
+/**
+ * Attacks on triggers: ids used under the wrong workspace or workflow, ambient credentials on the
+ * public webhook route, cross-site form posts, and secrets leaking into the audit log.
+ */
+
+const app = useAppServer();
+
+let owner: TestClient;
+let stranger: TestClient;
+let workspaceA: string;
+let workspaceB: string;
+let flowA: string;
+let otherFlowA: string;
+let flowB: string;
+let hook: { id: string; path: string; secret: string };
+
+const definition = {
+	inputs: [{ name: 'name', type: 'string', required: true }],
+	nodes: [
+		{ id: 'start', kind: 'input' },
+		{ id: 'done', kind: 'output' }
+	],
+	edges: [{ from: 'start', to: 'done' }]
+};
+
+async function workflow(client: TestClient, workspaceId: string, name: string) {
+	const created = await client.json(`/api/v1/workspaces/${workspaceId}/workflows`, 'POST', {
+		name,
+		definition
+	});
+	expect(created.status).toBe(201);
+	const { id } = (await created.json()) as { id: string };
+	const published = await client.json(
+		`/api/v1/workspaces/${workspaceId}/workflows/${id}/versions/1/publish`,
+		'POST',
+		{}
+	);
+	expect(published.status).toBe(200);
+	return id;
+}
+
+const triggers = (workspaceId: string, workflowId: string, rest = '') =>
+	`/api/v1/workspaces/${workspaceId}/workflows/${workflowId}/triggers${rest}`;
+
+function callHook(path: string, body: string, headers: Record<string, string> = {}) {
+	return fetch(new URL(path, app.url), {
+		method: 'POST',
+		body,
+		headers: { 'content-type': 'application/json', ...headers }
+	});
+}
+
+beforeAll(async () => {
+	const first = await signUpFirst(app.url);
+	owner = first.client;
+	workspaceA = first.workspaceId;
+	const created = await owner.json('/api/v1/workspaces', 'POST', { name: 'B' });
+	workspaceB = ((await created.json()) as { id: string }).id;
+	stranger = (await signUpInvited(app.url, owner, workspaceB, 'admin')).client;
+	flowA = await workflow(owner, workspaceA, 'A one');
+	otherFlowA = await workflow(owner, workspaceA, 'A two');
+	flowB = await workflow(stranger, workspaceB, 'B one');
+	const response = await owner.json(triggers(workspaceA, flowA), 'POST', {
+		kind: 'webhook',
+		name: 'A hook'
+	});
+	expect(response.status).toBe(201);
+	hook = (await response.json()) as typeof hook;
+});
+
+describe('trigger ids outside their workspace and workflow', () => {
+	it('answer 404 under another workflow of the same workspace', async () => {
+		await expectProblem(await owner.request(triggers(workspaceA, otherFlowA, `/${hook.id}`)), 404);
+		await expectProblem(
+			await owner.json(triggers(workspaceA, otherFlowA, `/${hook.id}/rotate`), 'POST', {}),
+			404
+		);
+	});
+
+	it('answer 404 to a member of another workspace, whatever path they put the id in', async () => {
+		const probes: [string, string, unknown?][] = [
+			['GET', triggers(workspaceA, flowA)],
+			['GET', triggers(workspaceA, flowA, `/${hook.id}`)],
+			['PATCH', triggers(workspaceA, flowA, `/${hook.id}`), { enabled: false }],
+			['DELETE', triggers(workspaceA, flowA, `/${hook.id}`)],
+			['POST', triggers(workspaceA, flowA, `/${hook.id}/rotate`), {}],
+			['GET', triggers(workspaceB, flowA, `/${hook.id}`)],
+			['GET', triggers(workspaceB, flowB, `/${hook.id}`)],
+			['PATCH', triggers(workspaceB, flowB, `/${hook.id}`), { enabled: false }],
+			['DELETE', triggers(workspaceB, flowB, `/${hook.id}`)],
+			['POST', triggers(workspaceB, flowB, `/${hook.id}/rotate`), {}]
+		];
+		for (const [method, path, body] of probes) {
+			const response =
+				method === 'GET'
+					? await stranger.request(path)
+					: await stranger.json(path, method, body ?? {});
+			expect(response.status, `${method} ${path}`).toBe(404);
+			await response.body?.cancel();
+		}
+		// Untouched: still enabled, and its token still works.
+		const ok = await callHook(hook.path, '{"name":"a"}', {
+			authorization: `Bearer ${hook.secret}`
+		});
+		expect(ok.status).toBe(202);
+	});
+
+	it('answer like a workspace that does not exist', async () => {
+		const foreign = await stranger.request(triggers(workspaceA, flowA));
+		const missing = await stranger.request(triggers(randomUUID(), flowA));
+		expect(await foreign.text()).toBe(await missing.text());
+	});
+});
+
+describe('the public webhook route', () => {
+	it('does not take a session cookie as a credential', async () => {
+		const response = await owner.request(hook.path, {
+			method: 'POST',
+			body: '{"name":"a"}',
+			headers: { 'content-type': 'application/json', origin: owner.origin }
+		});
+		await expectProblem(response, 401, 'unauthorized');
+	});
+
+	it('refuses cross-site form posts', async () => {
+		for (const type of ['application/x-www-form-urlencoded', 'text/plain']) {
+			const response = await fetch(new URL(hook.path, app.url), {
+				method: 'POST',
+				body: 'name=a',
+				headers: {
+					'content-type': type,
+					origin: 'https://evil.example',
+					authorization: `Bearer ${hook.secret}`
+				}
+			});
+			expect(response.status).toBe(403);
+			await response.body?.cancel();
+		}
+	});
+
+	it("does not take one webhook's token for another's", async () => {
+		const other = await owner.json(triggers(workspaceB, flowB), 'POST', {
+			kind: 'webhook',
+			name: 'B hook'
+		});
+		const b = (await other.json()) as typeof hook;
+		await expectProblem(
+			await callHook(b.path, '{"name":"a"}', { authorization: `Bearer ${hook.secret}` }),
+			401
+		);
+	});
+});
+
+describe('the audit log', () => {
+	it('records each change to a trigger, and never its secret', async () => {
+		const rotated = await owner.json(triggers(workspaceA, flowA, `/${hook.id}/rotate`), 'POST', {});
+		const { secret } = (await rotated.json()) as { secret: string };
+		await owner.json(triggers(workspaceA, flowA, `/${hook.id}`), 'PATCH', {
+			config: { auth: 'hmac' }
+		});
+		const log = await owner.request('/api/v1/audit');
+		expect(log.status).toBe(200);
+		const text = await log.text();
+		for (const action of ['trigger.create', 'trigger.rotate', 'trigger.update']) {
+			expect(text).toContain(action);
+		}
+		expect(text).toContain(hook.id);
+		expect(text).not.toContain(hook.secret);
+		expect(text).not.toContain(secret);
+		expect(text).not.toMatch(/awhs?_[a-z2-7]{20,}/);
+	});
+});
