@@ -1,5 +1,5 @@
 // `npm run worker`: a process that executes workflow runs from the shared PostgreSQL queue.
-import { runWorkerProcess } from './lib/server/engine/worker-process.ts';
+import { runWorkerProcess } from './lib/server/worker-process.ts';
 
 try {
 	await runWorkerProcess();

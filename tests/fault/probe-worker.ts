@@ -1,7 +1,7 @@
 // A real worker process with the test probe kind registered; each probe execution is recorded in
 // the `probe_executions` table (created by the fault tests) with this process's pid.
 import postgres from 'postgres';
-import { runWorkerProcess } from '../../src/lib/server/engine/worker-process.ts';
+import { runWorkerProcess } from '../../src/lib/server/worker-process.ts';
 import { createProbeKind } from '../helpers/probe-kind.ts';
 
 const client = postgres(process.env.DATABASE_URL as string, { max: 2, onnotice: () => {} });

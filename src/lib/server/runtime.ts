@@ -6,13 +6,13 @@ import { isEmbedded, type Config } from './platform/config.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { deriveKey } from './platform/crypto.ts';
 import { resolveSecretKey } from './platform/secret-key.ts';
-import { createInProcessBus, type EventBus } from './realtime/bus.ts';
-import { createRedisBus } from './realtime/redis-bus.ts';
+import type { EventBus } from './realtime/bus.ts';
+import { openEventBus } from './realtime/open-bus.ts';
 import type { ServiceContext } from './services/context.ts';
 import { builtInKinds, createKindRegistry } from './engine/kinds/index.ts';
 import type { KindRegistry } from './engine/definition.ts';
-import { Worker } from './engine/worker.ts';
-import { fireDueSchedules } from './services/schedules.ts';
+import type { Worker } from './engine/worker.ts';
+import { createWorker } from './worker-process.ts';
 
 /** Everything a process holds for its lifetime: built once at start-up, closed once at shutdown. */
 export interface Runtime {
@@ -41,11 +41,7 @@ export async function startRuntime(
 	let redis: Redis | undefined;
 	try {
 		await migrateDatabase(database);
-		const reportBusError = (error: unknown, channel: string) =>
-			logger.error({ err: error, channel }, 'event bus handler failed');
-		bus = config.REDIS_URL
-			? await createRedisBus(config.REDIS_URL, reportBusError)
-			: createInProcessBus(reportBusError);
+		bus = await openEventBus(config.REDIS_URL, logger);
 		if (config.REDIS_URL) {
 			redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 5_000 });
 			redis.on('error', (error: unknown) => logger.error({ err: error }, 'redis error'));
@@ -76,17 +72,7 @@ export async function startRuntime(
 	};
 	const worker =
 		(config.IN_PROCESS_WORKER ?? isEmbedded(config))
-			? new Worker({
-					database,
-					bus: openBus,
-					kinds,
-					logger,
-					concurrency: config.WORKER_CONCURRENCY,
-					leaseMs: config.WORKER_LEASE_SECONDS * 1000,
-					onPoll: async () => {
-						await fireDueSchedules(services, new Date());
-					}
-				})
+			? createWorker(config, { database, bus: openBus, logger, kinds })
 			: null;
 	await worker?.start();
 	let closing: Promise<void> | undefined;

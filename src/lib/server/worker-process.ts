@@ -1,13 +1,30 @@
-import { openDatabase } from '../db/index.ts';
-import { migrateDatabase } from '../db/migrate.ts';
-import { loadConfig } from '../platform/config.ts';
-import { createLogger } from '../platform/logger.ts';
-import { createInProcessBus, type EventBus } from '../realtime/bus.ts';
-import { createRedisBus } from '../realtime/redis-bus.ts';
-import { builtInKinds, createKindRegistry } from './kinds/index.ts';
-import type { AnyNodeKind } from './kinds/types.ts';
-import { Worker } from './worker.ts';
-import { fireDueSchedules } from '../services/schedules.ts';
+import { loadConfig, type Config } from './platform/config.ts';
+import { openDatabase, type Database } from './db/index.ts';
+import { migrateDatabase } from './db/migrate.ts';
+import { createLogger, type Logger } from './platform/logger.ts';
+import type { EventBus } from './realtime/bus.ts';
+import { openEventBus } from './realtime/open-bus.ts';
+import type { KindRegistry } from './engine/definition.ts';
+import { builtInKinds, createKindRegistry } from './engine/kinds/index.ts';
+import type { AnyNodeKind } from './engine/kinds/types.ts';
+import { Worker } from './engine/worker.ts';
+import { fireDueSchedules } from './services/schedules.ts';
+
+/** A worker as configured: it also fires due schedules on each maintenance tick. */
+export function createWorker(
+	config: Config,
+	parts: { database: Database; bus: EventBus; logger: Logger; kinds: KindRegistry }
+): Worker {
+	const scheduling = { db: parts.database.db, bus: parts.bus, logger: parts.logger };
+	return new Worker({
+		...parts,
+		concurrency: config.WORKER_CONCURRENCY,
+		leaseMs: config.WORKER_LEASE_SECONDS * 1000,
+		onPoll: async () => {
+			await fireDueSchedules(scheduling, new Date());
+		}
+	});
+}
 
 /**
  * A worker process: executes runs from the shared PostgreSQL queue until SIGTERM/SIGINT, then
@@ -26,26 +43,16 @@ export async function runWorkerProcess(extraKinds: AnyNodeKind[] = []): Promise<
 	let bus: EventBus | undefined;
 	try {
 		await migrateDatabase(database);
-		const reportBusError = (error: unknown, channel: string) =>
-			logger.error({ err: error, channel }, 'event bus handler failed');
-		bus = config.REDIS_URL
-			? await createRedisBus(config.REDIS_URL, reportBusError)
-			: createInProcessBus(reportBusError);
+		bus = await openEventBus(config.REDIS_URL, logger);
 	} catch (error) {
 		await database.close();
 		throw error;
 	}
-	const scheduling = { db: database.db, bus, logger };
-	const worker = new Worker({
+	const worker = createWorker(config, {
 		database,
 		bus,
-		kinds: createKindRegistry([...builtInKinds, ...extraKinds]),
 		logger,
-		concurrency: config.WORKER_CONCURRENCY,
-		leaseMs: config.WORKER_LEASE_SECONDS * 1000,
-		onPoll: async () => {
-			await fireDueSchedules(scheduling, new Date());
-		}
+		kinds: createKindRegistry([...builtInKinds, ...extraKinds])
 	});
 	await worker.start();
 	logger.info({ workerId: worker.id, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
