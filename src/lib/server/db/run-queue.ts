@@ -21,6 +21,14 @@ export interface ClaimedStep {
 	runInput: unknown;
 	versionId: string;
 	workflowId: string;
+	/** The run's finished node steps, when the claim already read them (a claim made by a commit). */
+	finished?: FinishedStep[];
+}
+
+export interface FinishedStep {
+	nodeId: string;
+	output: unknown;
+	branch: string | null;
 }
 
 interface ClaimRow {
@@ -139,10 +147,7 @@ export async function nextDueAt(db: Db): Promise<Date | null> {
 }
 
 /** The recorded outputs a step's expressions may read: every finished node step of the run. */
-export async function succeededOutputs(
-	db: Db,
-	runId: string
-): Promise<{ nodeId: string; output: unknown; branch: string | null }[]> {
+export async function succeededOutputs(db: Db, runId: string): Promise<FinishedStep[]> {
 	const result = await db.execute(sql`
 		select node_id, output, branch from run_steps
 		where run_id = ${runId} and iteration = -1 and status = 'succeeded'

@@ -69,7 +69,7 @@ export async function executeStep(
 		};
 	}
 	const finished = new Map(
-		(await succeededOutputs(deps.db, step.runId)).map((row) => [row.nodeId, row])
+		(step.finished ?? (await succeededOutputs(deps.db, step.runId))).map((row) => [row.nodeId, row])
 	);
 	const input = step.input ?? stepInputFor(graph, step.nodeId, step.runInput, finished);
 	const policy = retryPolicyOf(node);
@@ -214,7 +214,8 @@ export async function commitStep(
 		const log = new EventLog();
 		const at = { stepId: step.id, nodeId: step.nodeId };
 		// Read after the run lock: every commit of this run before ours is visible.
-		const snapshot = await loadSteps(tx, run.id);
+		// With a claim, the outputs come along for the steps it may take.
+		const snapshot = await loadSteps(tx, run.id, claim !== null && result.type === 'succeeded');
 		let claimed: ClaimedStep[] = [];
 		const iteration = step.iteration >= 0 ? { iteration: step.iteration } : {};
 		if (result.type === 'succeeded') {

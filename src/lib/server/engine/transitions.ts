@@ -141,18 +141,23 @@ export interface StepRow {
 }
 
 export interface StepSnapshot {
-	all: StepRow[];
+	all: (StepRow & { output?: unknown })[];
+	/** Whether `all` carries the outputs of succeeded steps. */
+	withOutputs: boolean;
 	/** The node steps (iteration -1) by node id. */
 	nodes: Map<string, StepRow>;
 }
 
-export async function loadSteps(tx: Db, runId: string): Promise<StepSnapshot> {
+export async function loadSteps(tx: Db, runId: string, withOutputs = false): Promise<StepSnapshot> {
 	const result = await tx.execute(sql`
-		select id, node_id, iteration, status, branch from run_steps where run_id = ${runId}
+		select id, node_id, iteration, status, branch,
+			case when ${withOutputs} and status = 'succeeded' then output end as output
+		from run_steps where run_id = ${runId}
 	`);
-	const all = rows<StepRow>(result);
+	const all = rows<StepRow & { output: unknown }>(result);
 	return {
 		all,
+		withOutputs,
 		nodes: new Map(all.filter((row) => row.iteration < 0).map((row) => [row.node_id, row]))
 	};
 }
@@ -236,6 +241,14 @@ export async function propagate(
 			data: { attempt: row.attempt, iteration: row.iteration, resumed: false, recovered: false }
 		});
 	}
+	// What the claimed steps will read: the outputs this transaction sees, saving them a query.
+	const finished = snapshot.all
+		.filter((step) => step.iteration < 0 && step.status === 'succeeded')
+		.map((step) => ({
+			nodeId: step.node_id,
+			output: (step as StepRow & { output?: unknown }).output ?? null,
+			branch: step.branch
+		}));
 	return claimed.map((row) => ({
 		id: row.id,
 		runId: run.id,
@@ -251,7 +264,8 @@ export async function propagate(
 		leaseEpoch: row.lease_epoch,
 		runInput: run.input,
 		versionId: run.version_id,
-		workflowId: run.workflow_id
+		workflowId: run.workflow_id,
+		finished: snapshot.withOutputs ? finished : undefined
 	}));
 }
 
