@@ -68,8 +68,13 @@ export async function executeStep(
 			)
 		};
 	}
+	// Nothing can have finished before a run's input node.
+	const isFirst = step.nodeId === graph.inputNodeId && step.iteration < 0;
 	const finished = new Map(
-		(step.finished ?? (await succeededOutputs(deps.db, step.runId))).map((row) => [row.nodeId, row])
+		(step.finished ?? (isFirst ? [] : await succeededOutputs(deps.db, step.runId))).map((row) => [
+			row.nodeId,
+			row
+		])
 	);
 	const input = step.input ?? stepInputFor(graph, step.nodeId, step.runInput, finished);
 	const policy = retryPolicyOf(node);
