@@ -183,11 +183,11 @@ export class Worker {
 		const log = logger.child({ runId: step.runId, stepId: step.id, nodeId: step.nodeId });
 		try {
 			const { result, input } = await executeStep(this.#deps, step, signal);
-			// Successors this commit makes ready are claimed by it, up to the slots free by then.
-			const limit = Math.max(
-				0,
-				this.#options.concurrency - this.#inFlight.size + 1 - this.#reserved
-			);
+			// Successors this commit makes ready are claimed by it, up to the slots free by then;
+			// a stopping worker leaves them to others rather than abandon them to a lease.
+			const limit = this.#running
+				? Math.max(0, this.#options.concurrency - this.#inFlight.size + 1 - this.#reserved)
+				: 0;
 			this.#reserved += limit;
 			let committed;
 			try {
