@@ -199,7 +199,8 @@ export async function rerunRun(
 				reused?: boolean;
 			}
 		>();
-		for (const step of rows<PastStep>(past)) {
+		const pastSteps = rows<PastStep>(past);
+		for (const step of pastSteps) {
 			if (redo.has(step.node_id)) continue;
 			if (step.status === 'succeeded' || step.status === 'skipped') {
 				prepared.set(step.node_id, {
@@ -215,7 +216,7 @@ export async function rerunRun(
 		if (fromNode !== null && source.input !== undefined) {
 			prepared.set(fromNode, { status: 'ready', input: source.input });
 		} else if (fromNode !== null) {
-			const recorded = rows<PastStep>(past).find((step) => step.node_id === fromNode);
+			const recorded = pastSteps.find((step) => step.node_id === fromNode);
 			if (recorded?.input != null)
 				prepared.set(fromNode, { status: 'ready', input: recorded.input });
 		}

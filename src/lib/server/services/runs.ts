@@ -16,6 +16,7 @@ import { publishEvents, runChannel } from '../engine/worker.ts';
 import { runInputSchema, type RunStatus } from '../../schemas/workflow.ts';
 import type { Run } from '../db/schema/index.ts';
 import { recordAudit } from './audit.ts';
+import { loadWorkflow } from './workflows.ts';
 import { authorizeWorkspace } from './workspaces.ts';
 import {
 	ServiceError,
@@ -66,10 +67,7 @@ export async function startWorkflowRun(
 	meta: RequestMeta
 ): Promise<{ run: Run; created: boolean }> {
 	if (principal !== null) await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.run');
-	const workflow = isUuid(request.workflowId)
-		? await workflows.get(ctx.db, workspaceId, request.workflowId)
-		: null;
-	if (workflow === null) throw notFound('Workflow not found.');
+	const workflow = await loadWorkflow(ctx, workspaceId, request.workflowId);
 	const version =
 		request.version !== undefined
 			? await workflows.getVersion(ctx.db, workspaceId, workflow.id, request.version)

@@ -11,7 +11,6 @@ import {
 import type { BucketPolicy } from '../auth/rate-limit.ts';
 import type { Run, Trigger } from '../db/schema/index.ts';
 import * as triggers from '../db/triggers.ts';
-import * as workflows from '../db/workflows.ts';
 import { nextTick } from './schedules.ts';
 import { isUuid } from '../ids.ts';
 import { decryptText, encryptText, randomToken, sha256Hex } from '../platform/crypto.ts';
@@ -24,6 +23,7 @@ import {
 	type ServiceContext
 } from './context.ts';
 import { startWorkflowRun, waitForRun } from './runs.ts';
+import { loadWorkflow } from './workflows.ts';
 import { authorizeWorkspace } from './workspaces.ts';
 
 /** What the API and the pages show of a trigger: never its token hash or signing secret. */
@@ -93,12 +93,6 @@ function parseConfig<T extends z.ZodType>(schema: T, config: Record<string, unkn
 			parsed.error.issues.map((issue) => [['config', ...issue.path].join('.'), issue.message])
 		)
 	});
-}
-
-async function loadWorkflow(ctx: ServiceContext, workspaceId: string, workflowId: string) {
-	const workflow = isUuid(workflowId) ? await workflows.get(ctx.db, workspaceId, workflowId) : null;
-	if (workflow === null) throw notFound('Workflow not found.');
-	return workflow;
 }
 
 async function loadTrigger(

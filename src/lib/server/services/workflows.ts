@@ -18,9 +18,6 @@ import {
 	type ServiceContext
 } from './context.ts';
 
-// Callers catch it to show the problems at their nodes.
-export { DefinitionError };
-
 /** The definition a new workflow starts from: input straight to output. */
 export const starterDefinition = {
 	inputs: [],
@@ -31,7 +28,12 @@ export const starterDefinition = {
 	edges: [{ from: 'start', to: 'done' }]
 };
 
-async function loadWorkflow(ctx: ServiceContext, workspaceId: string, workflowId: string) {
+/** The workflow, or 404 (also for a malformed id); authorization is the caller's. */
+export async function loadWorkflow(
+	ctx: Pick<ServiceContext, 'db'>,
+	workspaceId: string,
+	workflowId: string
+) {
 	const workflow = isUuid(workflowId) ? await workflows.get(ctx.db, workspaceId, workflowId) : null;
 	if (workflow === null) throw notFound('Workflow not found.');
 	return workflow;
@@ -217,6 +219,17 @@ export async function listVersions(
 	return workflows.listVersions(ctx.db, workspaceId, workflowId);
 }
 
+async function findVersion(
+	ctx: ServiceContext,
+	workspaceId: string,
+	workflowId: string,
+	number: number
+) {
+	const version = await workflows.getVersion(ctx.db, workspaceId, workflowId, number);
+	if (version === null) throw notFound('Version not found.');
+	return version;
+}
+
 export async function getVersion(
 	ctx: ServiceContext,
 	principal: Principal,
@@ -226,9 +239,7 @@ export async function getVersion(
 ) {
 	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.read');
 	await loadWorkflow(ctx, workspaceId, workflowId);
-	const version = await workflows.getVersion(ctx.db, workspaceId, workflowId, number);
-	if (version === null) throw notFound('Version not found.');
-	return version;
+	return findVersion(ctx, workspaceId, workflowId, number);
 }
 
 /** A unified diff of two versions' definitions, pretty-printed with sorted keys so only changes show. */
@@ -240,22 +251,15 @@ export async function diffVersions(
 	from: number,
 	to: number
 ) {
+	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.read');
+	await loadWorkflow(ctx, workspaceId, workflowId);
 	const [a, b] = await Promise.all([
-		getVersion(ctx, principal, workspaceId, workflowId, from),
-		getVersion(ctx, principal, workspaceId, workflowId, to)
+		findVersion(ctx, workspaceId, workflowId, from),
+		findVersion(ctx, workspaceId, workflowId, to)
 	]);
-	const patch = createTwoFilesPatch(
-		`v${a.number}`,
-		`v${b.number}`,
-		canonicalJson(a.definition),
-		canonicalJson(b.definition)
-	);
-	return {
-		from: a.number,
-		to: b.number,
-		identical: canonicalJson(a.definition) === canonicalJson(b.definition),
-		patch
-	};
+	const [before, after] = [canonicalJson(a.definition), canonicalJson(b.definition)];
+	const patch = createTwoFilesPatch(`v${a.number}`, `v${b.number}`, before, after);
+	return { from: a.number, to: b.number, identical: before === after, patch };
 }
 
 export function canonicalJson(value: unknown): string {
@@ -280,14 +284,9 @@ export async function exportWorkflow(
 	workflowId: string,
 	number?: number
 ): Promise<WorkflowExport> {
-	const { workflow } = await getWorkflow(ctx, principal, workspaceId, workflowId);
-	const version = await getVersion(
-		ctx,
-		principal,
-		workspaceId,
-		workflowId,
-		number ?? workflow.latestVersion
-	);
+	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.read');
+	const workflow = await loadWorkflow(ctx, workspaceId, workflowId);
+	const version = await findVersion(ctx, workspaceId, workflowId, number ?? workflow.latestVersion);
 	return {
 		format: 'awe.workflow/v1',
 		name: workflow.name,

@@ -5,12 +5,8 @@ import { runFormAction, requirePrincipal } from '$lib/server/http/forms';
 import { orHttpError } from '$lib/server/http/load-error';
 import { roleAtLeast } from '$lib/server/policy';
 import { getWorkspace } from '$lib/server/services/workspaces';
-import {
-	DefinitionError,
-	createWorkflow,
-	importWorkflow,
-	listWorkflows
-} from '$lib/server/services/workflows';
+import { createWorkflow, importWorkflow, listWorkflows } from '$lib/server/services/workflows';
+import { DefinitionError } from '$lib/server/services/context';
 import type { Actions, PageServerLoad } from './$types';
 
 const importSchema = z.object({

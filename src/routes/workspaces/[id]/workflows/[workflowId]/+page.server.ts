@@ -8,10 +8,9 @@ import {
 import { runFormAction, requirePrincipal } from '$lib/server/http/forms';
 import { orHttpError } from '$lib/server/http/load-error';
 import { roleAtLeast } from '$lib/server/policy';
-import { ServiceError } from '$lib/server/services/context';
+import { DefinitionError, ServiceError } from '$lib/server/services/context';
 import { startWorkflowRun } from '$lib/server/services/runs';
 import {
-	DefinitionError,
 	diffVersions,
 	getVersion,
 	getWorkflow,
