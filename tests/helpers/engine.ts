@@ -61,7 +61,12 @@ export async function createEngineHarness(database: Database, extraKinds: AnyNod
 	}
 
 	async function startWorker(
-		options: { concurrency?: number; leaseMs?: number; pollMs?: number } = {}
+		options: {
+			concurrency?: number;
+			leaseMs?: number;
+			pollMs?: number;
+			inMemoryCommits?: boolean;
+		} = {}
 	) {
 		const worker = new Worker({
 			database,
@@ -70,7 +75,8 @@ export async function createEngineHarness(database: Database, extraKinds: AnyNod
 			logger: ctx.logger,
 			concurrency: options.concurrency ?? 4,
 			leaseMs: options.leaseMs ?? 30_000,
-			pollMs: options.pollMs ?? 200
+			pollMs: options.pollMs ?? 200,
+			inMemoryCommits: options.inMemoryCommits ?? true
 		});
 		await worker.start();
 		workers.push(worker);

@@ -23,12 +23,61 @@ export interface ClaimedStep {
 	workflowId: string;
 	/** The run's finished node steps, when the claim already read them (a claim made by a commit). */
 	finished?: FinishedStep[];
+	/** The whole run as the claim left it, when the claim could read it consistently. */
+	snapshot?: RunSnapshot;
+}
+
+/**
+ * A run and all its steps as of event sequence number `seq`. Every change to a run's steps appends
+ * events, so while `runs.event_seq` still equals `seq` nothing in the snapshot has changed.
+ */
+export interface RunSnapshot {
+	run: {
+		id: string;
+		workspace_id: string;
+		workflow_id: string;
+		version_id: string;
+		status: 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+		input: unknown;
+		parent_step_id: string | null;
+		parent_run_id: string | null;
+	};
+	seq: number;
+	steps: SnapshotStep[];
+}
+
+export interface SnapshotStep {
+	id: string;
+	node_id: string;
+	iteration: number;
+	status:
+		'pending' | 'ready' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
+	branch: string | null;
+	attempt: number;
+	lease_epoch: number;
+	/** Only for succeeded node steps. */
+	output?: unknown;
 }
 
 export interface FinishedStep {
 	nodeId: string;
 	output: unknown;
 	branch: string | null;
+}
+
+/** The succeeded node steps among a run's steps, with their outputs. */
+export function finishedSteps(
+	steps: {
+		node_id: string;
+		iteration: number;
+		status: string;
+		branch: string | null;
+		output?: unknown;
+	}[]
+): FinishedStep[] {
+	return steps
+		.filter((step) => step.iteration < 0 && step.status === 'succeeded')
+		.map((step) => ({ nodeId: step.node_id, output: step.output ?? null, branch: step.branch }));
 }
 
 interface ClaimRow {
@@ -47,12 +96,18 @@ interface ClaimRow {
 	run_input: unknown;
 	version_id: string;
 	workflow_id: string;
+	run_status: RunSnapshot['run']['status'];
+	parent_step_id: string | null;
+	parent_run_id: string | null;
+	seq: number;
+	steps: SnapshotStep[] | null;
 }
 
 /**
  * Claims up to `limit` due steps under a lease, in one statement: skips rows other workers hold,
  * bumps the lease epoch (the fencing token), marks queued runs running and appends a
- * `step.started` event per step with the next sequence numbers of its run.
+ * `step.started` event per step with the next sequence numbers of its run. Each claimed step comes
+ * with a snapshot of its run when no other commit to the run raced the claim.
  */
 export async function claimDueSteps(
 	db: Db,
@@ -85,39 +140,91 @@ export async function claimDueSteps(
 				status = case when r.status in ('queued', 'waiting') then 'running'::run_status else r.status end,
 				started_at = coalesce(r.started_at, clock_timestamp())
 			from per_run where r.id = per_run.run_id
-			returning r.id, r.event_seq - per_run.n as base_seq, r.input, r.version_id, r.workflow_id
+			returning r.id, r.event_seq - per_run.n as base_seq, r.event_seq as seq, r.input, r.version_id,
+				r.workflow_id, r.status, r.parent_step_id, r.parent_run_id
 		),
 		numbered as (
 			select claimed.*, bumped.input as run_input, bumped.version_id, bumped.workflow_id,
-				bumped.base_seq + row_number() over (partition by claimed.run_id order by claimed.id) as seq
+				bumped.base_seq + row_number() over (partition by claimed.run_id order by claimed.id) as event_seq
 			from claimed join bumped on bumped.id = claimed.run_id
+		),
+		-- This statement's snapshot predates the run lock: it is the run's state only if no commit
+		-- bumped the run's sequence number in between.
+		snapshots as (
+			select bumped.id as run_id, bumped.seq, bumped.status as run_status, bumped.parent_step_id,
+				bumped.parent_run_id,
+				case when seen.event_seq = bumped.base_seq then (
+					select jsonb_agg(jsonb_build_object('id', s.id, 'node_id', s.node_id, 'iteration', s.iteration,
+						'status', s.status, 'branch', s.branch, 'attempt', s.attempt, 'lease_epoch', s.lease_epoch,
+						'output', case when s.status = 'succeeded' and s.iteration < 0 then s.output end))
+					from run_steps s where s.run_id = bumped.id
+				) end as steps
+			from bumped join runs seen on seen.id = bumped.id
 		),
 		events as (
 			insert into run_events (run_id, seq, workspace_id, type, step_id, node_id, data)
-			select run_id, seq, workspace_id, 'step.started', id, node_id,
+			select run_id, event_seq, workspace_id, 'step.started', id, node_id,
 				jsonb_build_object('attempt', attempt, 'iteration', iteration, 'resumed', claimed_from = 'waiting',
 					'recovered', claimed_from = 'running')
 			from numbered
 		)
-		select * from numbered
+		select numbered.*, snapshots.seq, snapshots.run_status, snapshots.parent_step_id,
+			snapshots.parent_run_id, snapshots.steps
+		from numbered join snapshots using (run_id)
 	`);
-	return rows<ClaimRow>(result).map((row) => ({
-		id: row.id,
-		runId: row.run_id,
-		workspaceId: row.workspace_id,
-		nodeId: row.node_id,
-		iteration: row.iteration,
-		kind: row.kind,
-		claimedFrom: row.claimed_from,
-		input: row.input,
-		state: row.state,
-		error: row.error,
-		attempt: row.attempt,
-		leaseEpoch: row.lease_epoch,
-		runInput: row.run_input,
-		versionId: row.version_id,
-		workflowId: row.workflow_id
-	}));
+	const claimedRows = rows<ClaimRow>(result);
+	const snapshots = new Map<string, RunSnapshot>();
+	const mine = new Map(claimedRows.map((claimed) => [claimed.id, claimed]));
+	for (const row of claimedRows) {
+		if (row.steps === null || snapshots.has(row.run_id)) continue;
+		snapshots.set(row.run_id, {
+			run: {
+				id: row.run_id,
+				workspace_id: row.workspace_id,
+				workflow_id: row.workflow_id,
+				version_id: row.version_id,
+				status: row.run_status,
+				input: row.run_input,
+				parent_step_id: row.parent_step_id,
+				parent_run_id: row.parent_run_id
+			},
+			seq: Number(row.seq),
+			// The snapshot shows our claims as they were before: apply them.
+			steps: row.steps.map((step) => {
+				const claimed = mine.get(step.id);
+				return claimed
+					? {
+							...step,
+							status: 'running',
+							attempt: claimed.attempt,
+							lease_epoch: claimed.lease_epoch
+						}
+					: step;
+			})
+		});
+	}
+	return claimedRows.map((row) => {
+		const snapshot = snapshots.get(row.run_id);
+		return {
+			id: row.id,
+			runId: row.run_id,
+			workspaceId: row.workspace_id,
+			nodeId: row.node_id,
+			iteration: row.iteration,
+			kind: row.kind,
+			claimedFrom: row.claimed_from,
+			input: row.input,
+			state: row.state,
+			error: row.error,
+			attempt: row.attempt,
+			leaseEpoch: row.lease_epoch,
+			runInput: row.run_input,
+			versionId: row.version_id,
+			workflowId: row.workflow_id,
+			snapshot,
+			finished: snapshot && finishedSteps(snapshot.steps)
+		};
+	});
 }
 
 /** Extends the leases still held; returns the ids whose lease was lost (taken over, cancelled, finished). */

@@ -1,7 +1,13 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/index.ts';
 import { rows } from '../db/migrate.ts';
-import { notifyWorkers, stepsChannel, type ClaimedStep } from '../db/run-queue.ts';
+import {
+	finishedSteps,
+	notifyWorkers,
+	stepsChannel,
+	type ClaimedStep,
+	type FinishedStep
+} from '../db/run-queue.ts';
 import type { RunError } from '../db/schema/index.ts';
 import { runInputSchema, type RunStatus, type StepStatus } from '../../schemas/workflow.ts';
 import { buildGraph, type WorkflowGraph } from './definition.ts';
@@ -170,9 +176,8 @@ export interface ClaimOnCommit {
 }
 
 /**
- * After `fromNodeIds` finished (or were skipped), decides for each node downstream whether it is now
- * ready, skipped (no taken edge can reach it any more) or still waiting on other branches, and
- * writes the decisions in one statement. Up to `claim.limit` of the ready steps are claimed at once.
+ * Decides the successors of `fromNodeIds` (see decideSuccessors) and writes the decisions in one
+ * statement. Up to `claim.limit` of the ready steps are claimed at once.
  */
 export async function propagate(
 	tx: Db,
@@ -183,28 +188,19 @@ export async function propagate(
 	options: { steps?: StepSnapshot; claim?: ClaimOnCommit | null } = {}
 ): Promise<ClaimedStep[]> {
 	const snapshot = options.steps ?? (await loadSteps(tx, run.id));
-	const steps = snapshot.nodes;
-	const changes: { id: string; status: 'ready' | 'skipped' | 'running' }[] = [];
-	let claimable = options.claim?.limit ?? 0;
-	const work = [fromNodeIds]
-		.flat()
-		.flatMap((nodeId) => (graph.outgoing.get(nodeId) ?? []).map((edge) => edge.to));
-	while (work.length > 0) {
-		const nodeId = work.shift() as string;
-		const step = steps.get(nodeId);
-		if (!step || step.status !== 'pending') continue;
-		const decision = readiness(graph, nodeId, steps);
-		if (decision === 'ready') {
-			step.status = claimable > 0 ? 'running' : 'ready';
-			if (claimable > 0) claimable -= 1;
-			else log.wake = true;
-			changes.push({ id: step.id, status: step.status });
-		} else if (decision === 'skipped') {
-			step.status = 'skipped';
-			changes.push({ id: step.id, status: 'skipped' });
-			log.add(run.id, run.workspace_id, { type: 'step.skipped', stepId: step.id, nodeId });
-			work.push(...(graph.outgoing.get(nodeId) ?? []).map((edge) => edge.to));
-		}
+	const { changes, skipped, wake } = decideSuccessors(
+		graph,
+		fromNodeIds,
+		snapshot.nodes,
+		options.claim?.limit ?? 0
+	);
+	if (wake) log.wake = true;
+	for (const step of skipped) {
+		log.add(run.id, run.workspace_id, {
+			type: 'step.skipped',
+			stepId: step.id,
+			nodeId: step.node_id
+		});
 	}
 	if (changes.length === 0) return [];
 	const claim = options.claim;
@@ -233,23 +229,35 @@ export async function propagate(
 		attempt: number;
 		lease_epoch: number;
 	}>(result).filter((row) => row.status === 'running');
-	for (const row of claimed) {
-		log.add(run.id, run.workspace_id, {
-			type: 'step.started',
-			stepId: row.id,
-			nodeId: row.node_id,
-			data: { attempt: row.attempt, iteration: row.iteration, resumed: false, recovered: false }
-		});
-	}
+	for (const row of claimed) log.add(run.id, run.workspace_id, startedEvent(row));
 	// What the claimed steps will read: the outputs this transaction sees, saving them a query.
-	const finished = snapshot.all
-		.filter((step) => step.iteration < 0 && step.status === 'succeeded')
-		.map((step) => ({
-			nodeId: step.node_id,
-			output: (step as StepRow & { output?: unknown }).output ?? null,
-			branch: step.branch
-		}));
-	return claimed.map((row) => ({
+	const finished = snapshot.withOutputs ? finishedSteps(snapshot.all) : undefined;
+	return claimed.map((row) => claimedOnCommit(run, row, finished));
+}
+
+type ClaimedRow = Pick<ClaimedStep, 'kind' | 'attempt' | 'iteration'> & {
+	id: string;
+	node_id: string;
+	lease_epoch: number;
+};
+
+/** The event of a step a commit claimed. */
+export function startedEvent(row: ClaimedRow): PendingEvent {
+	return {
+		type: 'step.started',
+		stepId: row.id,
+		nodeId: row.node_id,
+		data: { attempt: row.attempt, iteration: row.iteration, resumed: false, recovered: false }
+	};
+}
+
+/** A step a commit made ready and claimed for the committing worker, as that worker executes it. */
+export function claimedOnCommit(
+	run: RunRow,
+	row: ClaimedRow,
+	finished: FinishedStep[] | undefined
+): ClaimedStep {
+	return {
 		id: row.id,
 		runId: run.id,
 		workspaceId: run.workspace_id,
@@ -265,8 +273,53 @@ export async function propagate(
 		runInput: run.input,
 		versionId: run.version_id,
 		workflowId: run.workflow_id,
-		finished: snapshot.withOutputs ? finished : undefined
-	}));
+		finished
+	};
+}
+
+/** What became of the nodes downstream of the given ones. */
+export interface SuccessorDecisions {
+	/** Status changes, in decision order; `running` ones are claimed by the committing worker. */
+	changes: { id: string; status: 'ready' | 'skipped' | 'running' }[];
+	skipped: StepRow[];
+	/** Ready steps were left for other workers. */
+	wake: boolean;
+}
+
+/**
+ * After `fromNodeIds` finished (or were skipped), decides for each node downstream whether it is now
+ * ready, skipped (no taken edge can reach it any more) or still waiting on other branches. Updates
+ * `steps` in place; up to `claimLimit` ready steps become `running` (claimed by the caller).
+ */
+export function decideSuccessors(
+	graph: WorkflowGraph,
+	fromNodeIds: string | string[],
+	steps: Map<string, StepRow>,
+	claimLimit: number
+): SuccessorDecisions {
+	const decisions: SuccessorDecisions = { changes: [], skipped: [], wake: false };
+	let claimable = claimLimit;
+	const work = [fromNodeIds]
+		.flat()
+		.flatMap((nodeId) => (graph.outgoing.get(nodeId) ?? []).map((edge) => edge.to));
+	while (work.length > 0) {
+		const nodeId = work.shift() as string;
+		const step = steps.get(nodeId);
+		if (!step || step.status !== 'pending') continue;
+		const decision = readiness(graph, nodeId, steps);
+		if (decision === 'ready') {
+			step.status = claimable > 0 ? 'running' : 'ready';
+			if (claimable > 0) claimable -= 1;
+			else decisions.wake = true;
+			decisions.changes.push({ id: step.id, status: step.status });
+		} else if (decision === 'skipped') {
+			step.status = 'skipped';
+			decisions.changes.push({ id: step.id, status: 'skipped' });
+			decisions.skipped.push(step);
+			work.push(...(graph.outgoing.get(nodeId) ?? []).map((edge) => edge.to));
+		}
+	}
+	return decisions;
 }
 
 function readiness(
@@ -332,13 +385,8 @@ export async function settleRun(
 	snapshot?: StepSnapshot
 ): Promise<void> {
 	const { all } = snapshot ?? (await loadSteps(tx, run.id));
-	const counts = new Map<StepStatus, number>();
-	for (const step of all) counts.set(step.status, (counts.get(step.status) ?? 0) + 1);
-	const active = ['pending', 'ready', 'running', 'waiting'].reduce(
-		(sum, status) => sum + (counts.get(status as StepStatus) ?? 0),
-		0
-	);
-	if (active === 0) {
+	const settled = settleDecision(all);
+	if (settled === 'finished') {
 		const needsOutputs =
 			graph.definition.output !== undefined ||
 			graph.definition.nodes.some((node) => node.kind === 'output');
@@ -370,10 +418,7 @@ export async function settleRun(
 		await finishRun(tx, run, 'succeeded', null, log, output);
 		return;
 	}
-	// Pending steps wait on others, so only ready and running ones keep a run "running".
-	const busy = (counts.get('ready') ?? 0) + (counts.get('running') ?? 0);
-	const status: RunStatus = busy === 0 ? 'waiting' : 'running';
-	// A run stays queued until a worker claims its first step.
+	const status = settled;
 	if (status !== run.status && !(run.status === 'queued' && status === 'running')) {
 		await tx.execute(sql`update runs set status = ${status} where id = ${run.id}`);
 		if (status === 'waiting') log.add(run.id, run.workspace_id, { type: 'run.waiting' });
@@ -381,7 +426,23 @@ export async function settleRun(
 	}
 }
 
-async function runOutput(
+/**
+ * Where a run stands given its steps: finished when nothing is left to do, waiting when only parked
+ * steps remain (pending steps wait on others, so only ready and running ones keep it running).
+ */
+export function settleDecision(all: Pick<StepRow, 'status'>[]): 'finished' | 'running' | 'waiting' {
+	let active = 0;
+	let busy = 0;
+	for (const { status } of all) {
+		if (status === 'ready' || status === 'running') busy += 1;
+		if (status === 'pending' || status === 'waiting' || status === 'ready' || status === 'running')
+			active += 1;
+	}
+	if (active === 0) return 'finished';
+	return busy === 0 ? 'waiting' : 'running';
+}
+
+export async function runOutput(
 	graph: WorkflowGraph,
 	input: unknown,
 	steps: Record<string, { output: unknown }>

@@ -6,13 +6,21 @@ import {
 	extendLeases,
 	nextDueAt,
 	stepsChannel,
-	type ClaimedStep
+	type ClaimedStep,
+	type RunSnapshot
 } from '../db/run-queue.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { EventBus } from '../realtime/bus.ts';
 import type { KindRegistry } from './definition.ts';
 import { failOverdueRuns } from './run-control.ts';
-import { StaleLeaseError, commitStep, executeStep, type StepRunnerDeps } from './step-runner.ts';
+import { planCommit, writeCommits, type PlannedCommit } from './fast-commit.ts';
+import {
+	StaleLeaseError,
+	commitStep,
+	executeStep,
+	type ExecutionResult,
+	type StepRunnerDeps
+} from './step-runner.ts';
 import { createGraphLoader, type RunEventMessage } from './transitions.ts';
 
 export interface WorkerOptions {
@@ -27,12 +35,28 @@ export interface WorkerOptions {
 	pollMs?: number;
 	/** Runs on every poll, e.g. the schedule ticker. */
 	onPoll?: () => Promise<void>;
+	/** Decide common commits in memory and group them (default); off, every commit is a transaction. */
+	inMemoryCommits?: boolean;
 	workerId?: string;
 }
 
 export const runChannel = (runId: string) => `run:${runId}`;
 export const workspaceRunsChannel = (workspaceId: string) => `workspace-runs:${workspaceId}`;
 export const cancelChannel = 'engine:cancel';
+
+type Committed = { events: RunEventMessage[]; claimed: ClaimedStep[] };
+
+interface CommitRequest {
+	step: ClaimedStep;
+	input: unknown;
+	result: Extract<ExecutionResult, { type: 'succeeded' }>;
+	claimLimit: number;
+	/** Null: the commit was not written, the transactional path must record it. */
+	resolve(committed: Committed | null): void;
+}
+
+// Runs whose latest state this worker knows, for commits decided in memory.
+const maxSnapshots = 10_000;
 
 /** Publishes committed events for live views; the database already holds them. */
 export async function publishEvents(bus: EventBus, events: RunEventMessage[]): Promise<void> {
@@ -54,6 +78,8 @@ export async function publishEvents(bus: EventBus, events: RunEventMessage[]): P
  */
 export class Worker {
 	readonly id: string;
+	/** How step results were recorded: decided in memory and group-committed, or in a transaction. */
+	readonly commits = { inMemory: 0, transactional: 0 };
 	readonly #options: Required<Omit<WorkerOptions, 'onPoll' | 'workerId'>> &
 		Pick<WorkerOptions, 'onPoll'>;
 	readonly #deps: StepRunnerDeps;
@@ -72,6 +98,10 @@ export class Worker {
 	#heartbeat: NodeJS.Timeout | undefined;
 	#maintenance: NodeJS.Timeout | undefined;
 	#cleanups: (() => Promise<void>)[] = [];
+	/** The runs this worker last claimed or committed steps of, as they were then. */
+	readonly #snapshots = new Map<string, RunSnapshot>();
+	#commitQueue: CommitRequest[] = [];
+	#writing: Promise<void> | null = null;
 
 	constructor(options: WorkerOptions) {
 		this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -79,6 +109,7 @@ export class Worker {
 			concurrency: 4,
 			leaseMs: 30_000,
 			pollMs: 5_000,
+			inMemoryCommits: true,
 			...options
 		};
 		this.#deps = {
@@ -145,7 +176,11 @@ export class Worker {
 				limit: free,
 				leaseMs
 			});
-			for (const step of claimed) this.#start(step);
+			for (const step of claimed) {
+				if (step.snapshot) this.#remember(step.snapshot);
+				else this.#snapshots.delete(step.runId);
+				this.#start(step);
+			}
 			this.#backlog = claimed.length === free;
 			if (!this.#backlog) break;
 		}
@@ -191,7 +226,9 @@ export class Worker {
 			this.#reserved += limit;
 			let committed;
 			try {
-				committed = await this.#commitWithRetries(step, input, result, signal, limit);
+				committed =
+					(await this.#commitInMemory(step, input, result, limit)) ??
+					(await this.#commitWithRetries(step, input, result, signal, limit));
 			} finally {
 				this.#reserved -= limit;
 			}
@@ -214,6 +251,105 @@ export class Worker {
 		}
 	}
 
+	#remember(snapshot: RunSnapshot): void {
+		this.#snapshots.delete(snapshot.run.id);
+		if (this.#snapshots.size >= maxSnapshots) {
+			this.#snapshots.delete(this.#snapshots.keys().next().value as string);
+		}
+		this.#snapshots.set(snapshot.run.id, snapshot);
+	}
+
+	/**
+	 * A succeeded node step of a run whose state we know is decided in memory and written with
+	 * others in one statement (group commit): commits that arrive while one is being written wait
+	 * for it and go together in the next. Resolves null when the transactional path must do it.
+	 */
+	#commitInMemory(
+		step: ClaimedStep,
+		input: unknown,
+		result: ExecutionResult,
+		claimLimit: number
+	): Promise<Committed | null> {
+		if (
+			!this.#options.inMemoryCommits ||
+			result.type !== 'succeeded' ||
+			step.iteration >= 0 ||
+			!this.#snapshots.has(step.runId)
+		) {
+			this.#snapshots.delete(step.runId);
+			return Promise.resolve(null);
+		}
+		return new Promise((resolve) => {
+			this.#commitQueue.push({ step, input, result, claimLimit, resolve });
+			if (this.#writing === null) {
+				this.#writing = this.#writeCommits().finally(() => (this.#writing = null));
+			}
+		});
+	}
+
+	async #writeCommits(): Promise<void> {
+		// Completions of the same moment join the first write.
+		await new Promise((resolve) => setImmediate(resolve));
+		while (this.#commitQueue.length > 0) {
+			// One commit per run per statement: a second one is decided from the state the first leaves.
+			const batch: CommitRequest[] = [];
+			const later: CommitRequest[] = [];
+			const runs = new Set<string>();
+			for (const request of this.#commitQueue) {
+				(runs.has(request.step.runId) ? later : batch).push(request);
+				runs.add(request.step.runId);
+			}
+			this.#commitQueue = later;
+			const planned: { request: CommitRequest; plan: PlannedCommit }[] = [];
+			try {
+				for (const request of batch) {
+					const snapshot = this.#snapshots.get(request.step.runId);
+					const { step, input, result, claimLimit } = request;
+					const claim = { workerId: this.id, leaseMs: this.#options.leaseMs, limit: claimLimit };
+					const plan =
+						snapshot &&
+						(await planCommit(
+							snapshot,
+							await this.#deps.loadGraph(step.versionId),
+							step,
+							input,
+							result,
+							claimLimit > 0 ? claim : null
+						));
+					if (plan) planned.push({ request, plan });
+					else this.#fallBack(request);
+				}
+				if (planned.length === 0) continue;
+				const written = await writeCommits(
+					this.#deps.db,
+					planned.map(({ plan }) => plan),
+					{ workerId: this.id, leaseMs: this.#options.leaseMs }
+				);
+				for (const { request, plan } of planned) {
+					const events = written.get(plan.runId);
+					if (!events) {
+						this.#fallBack(request);
+						continue;
+					}
+					if (plan.next) this.#remember(plan.next);
+					else this.#snapshots.delete(plan.runId);
+					this.commits.inMemory += 1;
+					request.resolve({ events, claimed: plan.claimed });
+				}
+			} catch (error) {
+				// Whether it was written or not, the transactional path finds out (fencing).
+				this.#options.logger.warn({ err: error }, 'group commit failed; committing one by one');
+				for (const { request } of planned) this.#fallBack(request);
+				for (const request of batch) request.resolve(null);
+			}
+		}
+	}
+
+	#fallBack(request: CommitRequest): void {
+		this.#snapshots.delete(request.step.runId);
+		request.resolve(null);
+	}
+
 	/** A commit that fails on a lost connection is retried while the lease lasts: fencing keeps it safe. */
 	async #commitWithRetries(
 		step: ClaimedStep,
@@ -229,7 +365,9 @@ export class Worker {
 				: null;
 		for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
 			try {
-				return await commitStep(this.#deps, step, input, result, claim);
+				const committed = await commitStep(this.#deps, step, input, result, claim);
+				this.commits.transactional += 1;
+				return committed;
 			} catch (error) {
 				if (error instanceof StaleLeaseError || signal.aborted || Date.now() + delay > deadline)
 					throw error;

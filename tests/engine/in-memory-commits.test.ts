@@ -1,0 +1,210 @@
+import { sql } from 'drizzle-orm';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { claimDueSteps } from '../../src/lib/server/db/run-queue.ts';
+import { rows } from '../../src/lib/server/db/migrate.ts';
+import * as runsDb from '../../src/lib/server/db/runs.ts';
+import { planCommit, writeCommits } from '../../src/lib/server/engine/fast-commit.ts';
+import { createGraphLoader, type GraphLoader } from '../../src/lib/server/engine/transitions.ts';
+import { useTestDatabase } from '../helpers/database.ts';
+import { createEngineHarness, type EngineHarness } from '../helpers/engine.ts';
+
+const testDb = useTestDatabase();
+let engine: EngineHarness;
+let loadGraph: GraphLoader;
+
+beforeAll(async () => {
+	engine = await createEngineHarness(testDb.database);
+	loadGraph = createGraphLoader(testDb.database.db);
+});
+afterEach(() => engine.stopWorkers());
+
+const node = (id: string, kind: string, config: Record<string, unknown> = {}) => ({
+	id,
+	kind,
+	config
+});
+
+// Branches, a skipped path, a fan-out, a join and an output expression: every decision a commit makes.
+const definition = {
+	inputs: [{ name: 'n', type: 'number', required: true }],
+	nodes: [
+		node('start', 'input'),
+		node('big', 'condition', { expression: 'n > 10' }),
+		node('yes', 'transform', { expression: '"big"' }),
+		node('no', 'transform', { expression: '"small"' }),
+		node('after_no', 'transform', { expression: '$ & "!"' }),
+		node('fan', 'parallel'),
+		node('a', 'transform', { expression: '1' }),
+		node('b', 'transform', { expression: '2' }),
+		node('c', 'transform', { expression: '3' }),
+		node('merge', 'join', { mode: 'all' })
+	],
+	edges: [
+		{ from: 'start', to: 'big' },
+		{ from: 'big', to: 'yes', branch: 'true' },
+		{ from: 'big', to: 'no', branch: 'false' },
+		{ from: 'no', to: 'after_no' },
+		{ from: 'yes', to: 'fan' },
+		{ from: 'after_no', to: 'fan' },
+		{ from: 'fan', to: 'a' },
+		{ from: 'fan', to: 'b' },
+		{ from: 'fan', to: 'c' },
+		{ from: 'a', to: 'merge' },
+		{ from: 'b', to: 'merge' },
+		{ from: 'c', to: 'merge' }
+	],
+	output:
+		'{ "sum": $steps.a.output + $steps.b.output + $steps.c.output, "path": $steps.yes.output }'
+};
+
+async function eventsOf(runId: string) {
+	const result = await testDb.database.db.execute(sql`
+		select seq, type, node_id from run_events where run_id = ${runId} order by seq
+	`);
+	return rows<{ seq: number; type: string; node_id: string | null }>(result);
+}
+
+describe('commits decided in memory', () => {
+	it('record what a transactional commit records', async () => {
+		const workflowId = await engine.publish(definition);
+		const outcomes = [];
+		for (const inMemoryCommits of [true, false]) {
+			const worker = await engine.startWorker({ concurrency: 4, inMemoryCommits });
+			const run = await engine.start(workflowId, { n: 42 });
+			const finished = await engine.waitFor(run.id);
+			const steps = await engine.steps(run.id);
+			const events = await eventsOf(run.id);
+			// Sequence numbers have no gap and no duplicate.
+			expect(events.map((event) => Number(event.seq))).toEqual(events.map((_, i) => i + 1));
+			outcomes.push({
+				status: finished.status,
+				output: finished.output,
+				steps: Object.fromEntries(
+					Object.entries(steps).map(([id, step]) => [id, [step.status, step.output, step.attempt]])
+				),
+				// Branches finish in any order: compare each node's events, not the interleaving.
+				events: events
+					.map((event) => `${event.node_id ?? 'run'} ${event.type}`)
+					.sort()
+					.join('\n'),
+				commits: { ...worker.commits }
+			});
+			await engine.stopWorkers();
+		}
+		const [inMemory, transactional] = outcomes;
+		expect(inMemory?.status).toBe('succeeded');
+		expect(inMemory?.output).toEqual({ sum: 6, path: 'big' });
+		expect(inMemory?.steps).toEqual(transactional?.steps);
+		expect(inMemory?.events).toEqual(transactional?.events);
+		expect(inMemory?.steps.no?.[0]).toBe('skipped');
+		// The in-memory path did the work; the transactional one did all of it.
+		expect(inMemory?.commits.inMemory).toBeGreaterThanOrEqual(5);
+		expect(transactional?.commits).toEqual({ inMemory: 0, transactional: 8 });
+	});
+
+	it('change nothing when the run moved on since the snapshot (a lease taken over)', async () => {
+		const workflowId = await engine.publish({
+			nodes: [node('start', 'input'), node('next', 'transform', { expression: '1' })],
+			edges: [{ from: 'start', to: 'next' }]
+		});
+		const run = await engine.start(workflowId, {});
+		const db = testDb.database.db;
+		const [zombie] = await claimDueSteps(db, { workerId: 'zombie', limit: 1, leaseMs: 1_000 });
+		const [{ event_seq: seq } = { event_seq: -1 }] = rows<{ event_seq: number }>(
+			await db.execute(sql`select event_seq from runs where id = ${run.id}`)
+		);
+		// The claim saw the run consistently: its snapshot is the run as of its sequence number.
+		expect(zombie?.snapshot?.seq).toBe(Number(seq));
+		expect(zombie?.snapshot?.steps.map((step) => [step.node_id, step.status]).sort()).toEqual([
+			['next', 'pending'],
+			['start', 'running']
+		]);
+
+		await db.execute(
+			sql`update run_steps set due_at = now() - interval '1 second' where id = ${zombie?.id}`
+		);
+		const [successor] = await claimDueSteps(db, {
+			workerId: 'successor',
+			limit: 1,
+			leaseMs: 30_000
+		});
+		expect(successor?.id).toBe(zombie?.id);
+
+		const graph = await loadGraph(run.versionId);
+		const claim = { workerId: 'zombie', leaseMs: 30_000, limit: 1 };
+		const stale = await planCommit(
+			zombie!.snapshot!,
+			graph,
+			zombie!,
+			{},
+			{ output: 'from the zombie' },
+			claim
+		);
+		expect(stale).not.toBeNull();
+		expect(await writeCommits(db, [stale!], claim)).toEqual(new Map());
+		const { start } = await engine.steps(run.id);
+		expect(start?.status).toBe('running');
+		expect(start?.output).toBeNull();
+
+		// The successor's snapshot is current: its commit applies and claims `next` for it.
+		const fresh = await planCommit(
+			successor!.snapshot!,
+			graph,
+			successor!,
+			{},
+			{ output: 'from the successor' },
+			{ ...claim, workerId: 'successor' }
+		);
+		const written = await writeCommits(db, [fresh!], { workerId: 'successor', leaseMs: 30_000 });
+		expect(written.get(run.id)?.map((event) => event.type)).toEqual([
+			'step.succeeded',
+			'step.started'
+		]);
+		expect(fresh?.claimed.map((step) => step.nodeId)).toEqual(['next']);
+		const steps = await engine.steps(run.id);
+		expect(steps.start?.output).toBe('from the successor');
+		expect(steps.next?.status).toBe('running');
+		expect(steps.next?.leasedBy).toBe('successor');
+	});
+
+	it('write the commits of many runs in one statement', async () => {
+		const workflowId = await engine.publish({
+			nodes: [node('start', 'input')],
+			edges: [],
+			inputs: [{ name: 'value', type: 'number', required: true }],
+			output: '$steps.start.output.value * 2'
+		});
+		const runs = await Promise.all(
+			[1, 2, 3, 4, 5].map((value) => engine.start(workflowId, { value }))
+		);
+		const db = testDb.database.db;
+		const claimed = await claimDueSteps(db, { workerId: 'batch', limit: 10, leaseMs: 30_000 });
+		expect(claimed).toHaveLength(5);
+		const graph = await loadGraph(runs[0]!.versionId);
+		const plans = await Promise.all(
+			claimed.map((step) =>
+				planCommit(step.snapshot!, graph, step, step.runInput, { output: step.runInput }, null)
+			)
+		);
+		const written = await writeCommits(
+			db,
+			plans.map((plan) => plan!),
+			{
+				workerId: 'batch',
+				leaseMs: 30_000
+			}
+		);
+		expect(written.size).toBe(5);
+		for (const run of runs) {
+			const finished = await runsDb.get(db, engine.workspaceId, run.id);
+			expect(finished?.status).toBe('succeeded');
+			expect(finished?.output).toBe((run.input as { value: number }).value * 2);
+			expect((await eventsOf(run.id)).map((event) => event.type)).toEqual([
+				'run.queued',
+				'step.started',
+				'step.succeeded',
+				'run.succeeded'
+			]);
+		}
+	});
+});
