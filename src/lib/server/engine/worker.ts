@@ -88,6 +88,8 @@ export class Worker {
 		{ step: ClaimedStep; controller: AbortController; done: Promise<void> }
 	>();
 	#running = false;
+	/** Steps executing now: what `concurrency` bounds (committing ones no longer count). */
+	#executing = 0;
 	/** Claim slots promised to commits in progress (they may claim successors). */
 	#reserved = 0;
 	/** Set when work may be waiting that we could not take (we were full, or a batch came back full). */
@@ -166,7 +168,7 @@ export class Worker {
 	async #fill(): Promise<void> {
 		const { concurrency, leaseMs, pollMs } = this.#options;
 		while (this.#running) {
-			const free = concurrency - this.#inFlight.size - this.#reserved;
+			const free = concurrency - this.#executing - this.#reserved;
 			if (free <= 0) {
 				this.#backlog = true;
 				return;
@@ -205,6 +207,7 @@ export class Worker {
 
 	#start(step: ClaimedStep): void {
 		const controller = new AbortController();
+		this.#executing += 1;
 		const done = this.#run(step, controller.signal).finally(() => {
 			this.#inFlight.delete(step.id);
 			// More work waited while we were full, or we just went idle and must re-arm the timer.
@@ -217,13 +220,28 @@ export class Worker {
 		const { logger, bus } = this.#options;
 		const log = logger.child({ runId: step.runId, stepId: step.id, nodeId: step.nodeId });
 		try {
-			const { result, input } = await executeStep(this.#deps, step, signal);
+			let executed;
+			try {
+				executed = await executeStep(this.#deps, step, signal);
+			} finally {
+				this.#executing -= 1;
+			}
+			const { result, input } = executed;
 			// Successors this commit makes ready are claimed by it, up to the slots free by then;
 			// a stopping worker leaves them to others rather than abandon them to a lease.
+			const successors =
+				result.type === 'succeeded' && step.iteration < 0
+					? ((await this.#deps.loadGraph(step.versionId)).outgoing.get(step.nodeId)?.length ?? 0)
+					: 0;
 			const limit = this.#running
-				? Math.max(0, this.#options.concurrency - this.#inFlight.size + 1 - this.#reserved)
+				? Math.min(
+						successors,
+						Math.max(0, this.#options.concurrency - this.#executing - this.#reserved)
+					)
 				: 0;
 			this.#reserved += limit;
+			// The slots left over take new work while this result is being committed.
+			if (this.#backlog) this.wake();
 			let committed;
 			try {
 				committed =
