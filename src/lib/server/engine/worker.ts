@@ -58,17 +58,22 @@ interface CommitRequest {
 // Runs whose latest state this worker knows, for commits decided in memory.
 const maxSnapshots = 10_000;
 
-/** Publishes committed events for live views; the database already holds them. */
+/**
+ * Publishes committed events for live views; the database already holds them. Sent all at once:
+ * the bus keeps the order of publishes on one channel, and nobody waits a round trip per event.
+ */
 export async function publishEvents(bus: EventBus, events: RunEventMessage[]): Promise<void> {
+	const sent: Promise<void>[] = [];
 	for (const event of events) {
-		await bus.publish(runChannel(event.runId), event);
+		sent.push(bus.publish(runChannel(event.runId), event));
 		if (event.type.startsWith('run.'))
-			await bus.publish(workspaceRunsChannel(event.workspaceId), event);
+			sent.push(bus.publish(workspaceRunsChannel(event.workspaceId), event));
 		// Workers executing a step of a run that just ended abort it instead of waiting for a heartbeat.
 		if (event.type === 'run.cancelled' || event.type === 'run.failed') {
-			await bus.publish(cancelChannel, { runId: event.runId });
+			sent.push(bus.publish(cancelChannel, { runId: event.runId }));
 		}
 	}
+	await Promise.all(sent);
 }
 
 /**
