@@ -62,6 +62,19 @@ describe('loadConfig', () => {
 		expect(message).not.toContain('\n');
 	});
 
+	it('reads the outbound HTTP allow list and explains a bad entry', () => {
+		expect(loadConfig({}).AWE_HTTP_ALLOW).toEqual([]);
+		expect(
+			loadConfig({ AWE_HTTP_ALLOW: '127.0.0.1:11434, localhost:8080' }).AWE_HTTP_ALLOW
+		).toEqual([
+			{ host: '127.0.0.1', port: 11434 },
+			{ host: 'localhost', port: 8080 }
+		]);
+		expect(problemOf({ AWE_HTTP_ALLOW: 'http://127.0.0.1:11434' })).toMatch(
+			/^Invalid configuration: AWE_HTTP_ALLOW entry "http:\/\/127.0.0.1:11434" must be host:port/
+		);
+	});
+
 	it('lists every problem in one line and never echoes a value', () => {
 		const message = problemOf({ DATABASE_URL: 'mysql://root:hunter2@db/awe', PORT: '0' });
 		expect(message).toMatch(

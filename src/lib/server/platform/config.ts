@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HttpAllowListError, parseHttpAllowList } from '../outbound/allow-list.ts';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -58,6 +59,19 @@ const configSchema = z.object({
 			.enum(['true', 'false'], { error: 'must be true or false' })
 			.transform((value) => value === 'true')
 	),
+	/** host:port entries outbound HTTP may reach although they are in blocked ranges (a local model server). */
+	AWE_HTTP_ALLOW: z
+		.string()
+		.default('')
+		.transform((value, ctx) => {
+			try {
+				return parseHttpAllowList(value);
+			} catch (error) {
+				if (!(error instanceof HttpAllowListError)) throw error;
+				ctx.addIssue({ code: 'custom', message: error.message });
+				return z.NEVER;
+			}
+		}),
 	SHUTDOWN_TIMEOUT: z.coerce
 		.number({ error: 'must be a number of seconds' })
 		.positive('must be a positive number of seconds')
