@@ -18,6 +18,8 @@ COPY --from=build --chown=node:node /app/package.json /app/server.js ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/build ./build
 COPY --from=build --chown=node:node /app/drizzle ./drizzle
+# The worker process (`npm run worker`) and the code sandbox's runner run from source.
+COPY --from=build --chown=node:node /app/src ./src
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 VOLUME ["/app/data"]
