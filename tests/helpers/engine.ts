@@ -9,16 +9,22 @@ import * as runsDb from '../../src/lib/server/db/runs.ts';
 import { startWorkflowRun } from '../../src/lib/server/services/runs.ts';
 import { createWorkflow, saveVersion } from '../../src/lib/server/services/workflows.ts';
 import { listMyWorkspaces } from '../../src/lib/server/services/workspaces.ts';
+import type { ServiceContext } from '../../src/lib/server/services/context.ts';
 import { createTestServices, meta, signUpUser } from './services.ts';
 
 /**
  * A signed-up owner with a workspace, helpers to publish definitions and start runs, and real
  * workers on the same database. Extra node kinds (test probes) can be registered.
  */
-export async function createEngineHarness(database: Database, extraKinds: AnyNodeKind[] = []) {
+export async function createEngineHarness(
+	database: Database,
+	extraKinds: AnyNodeKind[] = [],
+	overrides: Partial<Pick<ServiceContext, 'logger'>> = {}
+) {
 	const ctx = {
 		...createTestServices(database),
-		kinds: createKindRegistry([...builtInKinds, ...extraKinds])
+		kinds: createKindRegistry([...builtInKinds, ...extraKinds]),
+		...overrides
 	};
 	const owner = await signUpUser(ctx, { name: 'Engine Owner' });
 	const [workspace] = await listMyWorkspaces(ctx, owner.principal);

@@ -2,6 +2,7 @@ import { createMemoryRateLimiter } from '../../src/lib/server/auth/rate-limit.ts
 import { validateSessionToken } from '../../src/lib/server/auth/session.ts';
 import type { Database } from '../../src/lib/server/db/index.ts';
 import * as settings from '../../src/lib/server/db/settings.ts';
+import { createCredentialKeyring } from '../../src/lib/server/credentials/keyring.ts';
 import { deriveKey } from '../../src/lib/server/platform/crypto.ts';
 import { createLogger } from '../../src/lib/server/platform/logger.ts';
 import { builtInKinds, createKindRegistry } from '../../src/lib/server/engine/kinds/index.ts';
@@ -36,7 +37,8 @@ export function createTestServices(
 		keys: {
 			pepper: deriveKey(testSecret, 'password-pepper'),
 			totp: deriveKey(testSecret, 'totp-key-encryption'),
-			triggers: deriveKey(testSecret, 'trigger-secret-encryption')
+			triggers: deriveKey(testSecret, 'trigger-secret-encryption'),
+			credentials: createCredentialKeyring(testSecret)
 		},
 		bcryptCost: 10,
 		limiter: createMemoryRateLimiter(() => clock.now().getTime()),

@@ -19,6 +19,7 @@ let owner: {
 	w2Invite: string;
 	w2Workflow: string;
 	w2Run: string;
+	w2Credential: string;
 };
 let stranger: { client: TestClient; userId: string };
 
@@ -43,6 +44,13 @@ beforeAll(async () => {
 	const run = await first.client.json(`${flow}/runs`, 'POST', { input: {} });
 	expect(run.status).toBe(201);
 	const w2Run = ((await run.json()) as { run: { id: string } }).run.id;
+	const credential = await first.client.json(`/api/v1/workspaces/${w2}/credentials`, 'POST', {
+		kind: 'bearer',
+		name: 'Secret credential',
+		token: 'w2-bearer-token-value'
+	});
+	expect(credential.status).toBe(201);
+	const w2Credential = ((await credential.json()) as { id: string }).id;
 	owner = {
 		client: first.client,
 		userId: me.id,
@@ -50,7 +58,8 @@ beforeAll(async () => {
 		w2,
 		w2Invite,
 		w2Workflow,
-		w2Run
+		w2Run,
+		w2Credential
 	};
 	const member = await signUpInvited(app.url, first.client, first.workspaceId, 'viewer');
 	stranger = { client: member.client, userId: member.userId };
@@ -96,8 +105,32 @@ const probes: Probe[] = [
 		method: 'DELETE',
 		path: (w) => `/api/v1/workspaces/${w}/members/${owner.userId}`
 	},
-	...engineProbes()
+	...engineProbes(),
+	...credentialProbes()
 ];
+
+/** The credential endpoints, aimed at W2's credential. */
+function credentialProbes(): Probe[] {
+	const list = (w: string) => `/api/v1/workspaces/${w}/credentials`;
+	const one = (w: string) => `${list(w)}/${owner.w2Credential}`;
+	return [
+		{ name: 'list credentials', method: 'GET', path: list },
+		{
+			name: 'create a credential',
+			method: 'POST',
+			path: list,
+			body: { kind: 'bearer', name: 'Planted', token: 'planted-token' }
+		},
+		{ name: 'read a credential', method: 'GET', path: one },
+		{
+			name: 'replace a credential’s secret',
+			method: 'PATCH',
+			path: one,
+			body: { token: 'attacker-token' }
+		},
+		{ name: 'delete a credential', method: 'DELETE', path: one }
+	];
+}
 
 /** The workflow, run and approval endpoints, aimed at W2's workflow and run. */
 function engineProbes(): Probe[] {
@@ -258,6 +291,19 @@ describe('nothing changed', () => {
 	});
 });
 
+describe('W2’s credential', () => {
+	it('is still there, unchanged, and still the only one', async () => {
+		const response = await owner.client.request(`/api/v1/workspaces/${owner.w2}/credentials`);
+		expect(await response.json()).toEqual([
+			expect.objectContaining({
+				id: owner.w2Credential,
+				name: 'Secret credential',
+				hint: '••••alue'
+			})
+		]);
+	});
+});
+
 describe('malformed ids inside one’s own workspace', () => {
 	it.each(malformedIds)(
 		'member, invite and token ids like %j answer 404, never 500',
@@ -309,7 +355,10 @@ describe('malformed workflow, version, run and approval ids', () => {
 			['POST', `${base}/runs/${id}/cancel`, {}],
 			['POST', `${base}/runs/${id}/retry`, {}],
 			['POST', `${base}/runs/${id}/rerun`, { fromNodeId: 'start' }],
-			['POST', `${base}/approvals/${id}`, { decision: 'approve' }]
+			['POST', `${base}/approvals/${id}`, { decision: 'approve' }],
+			['GET', `${base}/credentials/${id}`],
+			['PATCH', `${base}/credentials/${id}`, { name: 'x' }],
+			['DELETE', `${base}/credentials/${id}`]
 		];
 		const statuses: Record<string, number> = {};
 		for (const [method, path, body] of requests) {

@@ -29,7 +29,9 @@ const leastRole: Record<WorkspaceAction, (typeof roles)[number]> = {
 	'workflows.read': 'viewer',
 	'workflows.write': 'editor',
 	'workflows.run': 'editor',
-	'approvals.decide': 'editor'
+	'approvals.decide': 'editor',
+	'credentials.read': 'viewer',
+	'credentials.manage': 'editor'
 };
 
 describe('can()', () => {

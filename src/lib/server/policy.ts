@@ -14,7 +14,11 @@ const workspaceActions = {
 	'workflows.read': { role: 'viewer', scope: 'read' },
 	'workflows.write': { role: 'editor', scope: 'write' },
 	'workflows.run': { role: 'editor', scope: 'run' },
-	'approvals.decide': { role: 'editor', scope: 'run' }
+	'approvals.decide': { role: 'editor', scope: 'run' },
+	// Names and settings only: no role ever reads a secret back. Editors manage credentials because
+	// the workflows they edit can use them anyway.
+	'credentials.read': { role: 'viewer', scope: 'read' },
+	'credentials.manage': { role: 'editor', scope: 'write' }
 } as const satisfies Record<string, { role: WorkspaceRole; scope: ApiScope }>;
 
 const instanceActions = {

@@ -5,12 +5,14 @@ import { migrateDatabase, migrationStatus } from './db/migrate.ts';
 import { isEmbedded, type Config } from './platform/config.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { deriveKey } from './platform/crypto.ts';
+import { createCredentialKeyring } from './credentials/keyring.ts';
 import { resolveSecretKey } from './platform/secret-key.ts';
+import { createTooling } from './tools/tooling.ts';
+import type { AnyNodeKind } from './engine/kinds/types.ts';
 import type { EventBus } from './realtime/bus.ts';
 import { openEventBus } from './realtime/open-bus.ts';
 import type { ServiceContext } from './services/context.ts';
 import { builtInKinds, createKindRegistry } from './engine/kinds/index.ts';
-import type { KindRegistry } from './engine/definition.ts';
 import type { Worker } from './engine/worker.ts';
 import { createWorker } from './worker-process.ts';
 
@@ -31,7 +33,7 @@ export interface Runtime {
 export async function startRuntime(
 	config: Config,
 	logger = createLogger(config),
-	kinds: KindRegistry = createKindRegistry(builtInKinds)
+	extraKinds: AnyNodeKind[] = []
 ): Promise<Runtime> {
 	const secretKey = await resolveSecretKey(config);
 	const database = await openDatabase(
@@ -56,12 +58,21 @@ export async function startRuntime(
 		'runtime started'
 	);
 	const openBus = bus;
+	const keyring = createCredentialKeyring(secretKey);
+	const tooling = createTooling({
+		db: database.db,
+		keyring,
+		allow: config.AWE_HTTP_ALLOW,
+		codeRunners: config.CODE_RUNNERS
+	});
+	const kinds = createKindRegistry([...builtInKinds, ...tooling.kinds, ...extraKinds]);
 	const services: ServiceContext = {
 		db: database.db,
 		keys: {
 			pepper: deriveKey(secretKey, 'password-pepper'),
 			totp: deriveKey(secretKey, 'totp-key-encryption'),
-			triggers: deriveKey(secretKey, 'trigger-secret-encryption')
+			triggers: deriveKey(secretKey, 'trigger-secret-encryption'),
+			credentials: keyring
 		},
 		bcryptCost: config.BCRYPT_COST,
 		limiter: redis ? createRedisRateLimiter(redis) : createMemoryRateLimiter(),
@@ -87,6 +98,7 @@ export async function startRuntime(
 		close() {
 			closing ??= (async () => {
 				await worker?.stop(config.SHUTDOWN_TIMEOUT * 1000);
+				await tooling.close();
 				await openBus.close();
 				await redis?.quit().catch(() => {});
 				await database.close();

@@ -9,6 +9,15 @@ import { builtInKinds, createKindRegistry } from './engine/kinds/index.ts';
 import type { AnyNodeKind } from './engine/kinds/types.ts';
 import { Worker } from './engine/worker.ts';
 import { fireDueSchedules } from './services/schedules.ts';
+import { createCredentialKeyring } from './credentials/keyring.ts';
+import { createTooling } from './tools/tooling.ts';
+
+/** Workers share the web processes' secret (required with DATABASE_URL) to open credentials. */
+function secretKeyOf(config: Config): string {
+	if (!config.AWE_SECRET_KEY)
+		throw new Error('A worker needs AWE_SECRET_KEY, the same as the web process.');
+	return config.AWE_SECRET_KEY;
+}
 
 /** A worker as configured: it also fires due schedules on each maintenance tick. */
 export function createWorker(
@@ -48,11 +57,17 @@ export async function runWorkerProcess(extraKinds: AnyNodeKind[] = []): Promise<
 		await database.close();
 		throw error;
 	}
+	const tooling = createTooling({
+		db: database.db,
+		keyring: createCredentialKeyring(secretKeyOf(config)),
+		allow: config.AWE_HTTP_ALLOW,
+		codeRunners: config.CODE_RUNNERS
+	});
 	const worker = createWorker(config, {
 		database,
 		bus,
 		logger,
-		kinds: createKindRegistry([...builtInKinds, ...extraKinds])
+		kinds: createKindRegistry([...builtInKinds, ...tooling.kinds, ...extraKinds])
 	});
 	await worker.start();
 	logger.info({ workerId: worker.id, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
@@ -63,6 +78,7 @@ export async function runWorkerProcess(extraKinds: AnyNodeKind[] = []): Promise<
 		stopping = true;
 		logger.info({ signal }, 'worker stopping');
 		await worker.stop(config.SHUTDOWN_TIMEOUT * 1000);
+		await tooling.close();
 		await openBus.close();
 		await database.close();
 		logger.info('worker stopped');

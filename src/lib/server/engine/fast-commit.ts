@@ -9,6 +9,7 @@ import {
 	type SnapshotStep
 } from '../db/run-queue.ts';
 import type { WorkflowGraph } from './definition.ts';
+import type { StepLogEntry } from './kinds/types.ts';
 import {
 	claimedOnCommit,
 	decideSuccessors,
@@ -53,7 +54,7 @@ export async function planCommit(
 	graph: WorkflowGraph,
 	step: ClaimedStep,
 	input: unknown,
-	result: { output: unknown; branch?: string },
+	result: { output: unknown; branch?: string; logs?: StepLogEntry[] },
 	claim: ClaimOnCommit | null
 ): Promise<PlannedCommit | null> {
 	if (step.iteration >= 0) return null;
@@ -64,14 +65,15 @@ export async function planCommit(
 	mine.output = result.output ?? null;
 	mine.branch = result.branch ?? null;
 	const { run } = snapshot;
-	const events: PendingEvent[] = [
-		{
-			type: 'step.succeeded',
-			stepId: step.id,
-			nodeId: step.nodeId,
-			data: { branch: result.branch ?? null }
-		}
-	];
+	const events: PendingEvent[] = result.logs?.length
+		? [{ type: 'step.logs', stepId: step.id, nodeId: step.nodeId, data: { entries: result.logs } }]
+		: [];
+	events.push({
+		type: 'step.succeeded',
+		stepId: step.id,
+		nodeId: step.nodeId,
+		data: { branch: result.branch ?? null }
+	});
 	const nodes = new Map<string, StepRow>(
 		steps.filter((row) => row.iteration < 0).map((row) => [row.node_id, row])
 	);

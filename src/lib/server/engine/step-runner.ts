@@ -1,11 +1,17 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/index.ts';
+import { createRedactor } from '../credentials/redact.ts';
 import { rows } from '../db/migrate.ts';
 import { succeededOutputs, type ClaimedStep } from '../db/run-queue.ts';
 import type { RunError } from '../db/schema/index.ts';
 import { retryPolicySchema, type RetryPolicy, type WorkflowNode } from '../../schemas/workflow.ts';
 import type { KindRegistry, WorkflowGraph } from './definition.ts';
-import { StepFailure, type StepLookup, type StepOutcome } from './kinds/types.ts';
+import {
+	StepFailure,
+	type StepLogEntry,
+	type StepLookup,
+	type StepOutcome
+} from './kinds/types.ts';
 import {
 	EventLog,
 	applyWaitEffect,
@@ -22,7 +28,8 @@ import {
 } from './transitions.ts';
 
 /** A step's result as the engine records it. */
-export type ExecutionResult = StepOutcome | { type: 'failed'; error: RunError; retryable: boolean };
+export type ExecutionResult =
+	StepOutcome | { type: 'failed'; error: RunError; retryable: boolean; logs?: StepLogEntry[] };
 
 /** The lease was taken over, or the run ended, while the step executed: its result is dropped. */
 export class StaleLeaseError extends Error {
@@ -106,6 +113,9 @@ export async function executeStep(
 				);
 	const steps: Record<string, { output: unknown }> = {};
 	for (const [nodeId, row] of finished) steps[nodeId] = { output: row.output };
+	const concealed: string[] = [];
+	const scrub = (result: ExecutionResult) =>
+		concealed.length === 0 ? result : createRedactor(concealed)(result);
 	try {
 		const aborted = new Promise<never>((_, reject) => {
 			controller.signal.addEventListener('abort', () => reject(controller.signal.reason), {
@@ -126,26 +136,33 @@ export async function executeStep(
 					state: step.state,
 					signal: controller.signal,
 					now: deps.now,
-					lookup: createLookup(deps.db, step)
+					lookup: createLookup(deps.db, step),
+					conceal: (secrets) => void concealed.push(...secrets)
 				},
 				parsed.data
 			),
 			aborted
 		]);
-		return { input, result: outcome };
+		return { input, result: scrub(outcome) };
 	} catch (error) {
-		if (error instanceof StepFailure)
-			return { input, result: failure(error.code, error.message, error.retryable) };
+		if (error instanceof StepFailure) {
+			const failed = failure(error.code, error.message, error.retryable);
+			return { input, result: scrub(error.logs ? { ...failed, logs: error.logs } : failed) };
+		}
 		if (signal.aborted) throw signal.reason;
 		const message = error instanceof Error ? error.message : String(error);
-		return { input, result: failure('step_error', message, true) };
+		return { input, result: scrub(failure('step_error', message, true)) };
 	} finally {
 		clearTimeout(timer);
 		signal.removeEventListener('abort', abort);
 	}
 }
 
-function failure(code: string, message: string, retryable: boolean): ExecutionResult {
+function failure(
+	code: string,
+	message: string,
+	retryable: boolean
+): Extract<ExecutionResult, { type: 'failed' }> {
 	return { type: 'failed', error: { code, message, retryable }, retryable };
 }
 
@@ -218,6 +235,13 @@ export async function commitStep(
 		if (set === 'stale') throw new StaleLeaseError('the lease was taken over');
 		const log = new EventLog();
 		const at = { stepId: step.id, nodeId: step.nodeId };
+		if (result.type !== 'wait' && result.logs?.length) {
+			log.add(run.id, run.workspace_id, {
+				...at,
+				type: 'step.logs',
+				data: { entries: result.logs }
+			});
+		}
 		// Read after the run lock: every commit of this run before ours is visible.
 		// With a claim, the outputs come along for the steps it may take.
 		const snapshot = await loadSteps(tx, run.id, claim !== null && result.type === 'succeeded');

@@ -256,6 +256,10 @@ export class Worker {
 				this.#reserved -= limit;
 			}
 			for (const next of committed.claimed) this.#start(next);
+			// Results are scrubbed of concealed values before they get here.
+			if (result.type === 'failed') {
+				log.info({ attempt: step.attempt, error: result.error }, 'step failed');
+			} else log.debug({ outcome: result.type }, 'step finished');
 			await publishEvents(bus, committed.events).catch((error: unknown) =>
 				log.warn({ err: error }, 'publishing run events failed')
 			);

@@ -59,6 +59,13 @@ const configSchema = z.object({
 			.enum(['true', 'false'], { error: 'must be true or false' })
 			.transform((value) => value === 'true')
 	),
+	/** Sandbox processes for code nodes and custom tools, per process that executes steps. */
+	CODE_RUNNERS: z.coerce
+		.number({ error: 'must be a number' })
+		.int('must be a whole number')
+		.min(1, 'must be at least 1')
+		.max(64, 'must be at most 64')
+		.default(2),
 	/** host:port entries outbound HTTP may reach although they are in blocked ranges (a local model server). */
 	AWE_HTTP_ALLOW: z
 		.string()

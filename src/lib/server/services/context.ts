@@ -3,6 +3,7 @@ import type { DefinitionProblem } from '../../schemas/workflow.ts';
 import type { ApiToken, Session, User } from '../db/schema/index.ts';
 import type { Db } from '../db/index.ts';
 import type { RateLimiter } from '../auth/rate-limit.ts';
+import type { CredentialKeyring } from '../credentials/keyring.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { KindRegistry } from '../engine/definition.ts';
 import type { EventBus } from '../realtime/bus.ts';
@@ -10,7 +11,7 @@ import type { EventBus } from '../realtime/bus.ts';
 /** What every service function works with; tests build one around a fresh database and a fake clock. */
 export interface ServiceContext {
 	db: Db;
-	keys: { pepper: Buffer; totp: Buffer; triggers: Buffer };
+	keys: { pepper: Buffer; totp: Buffer; triggers: Buffer; credentials: CredentialKeyring };
 	bcryptCost: number;
 	limiter: RateLimiter;
 	now: () => Date;

@@ -8,3 +8,4 @@ export * from './api-tokens.ts';
 export * from './recovery-codes.ts';
 export * from './workflows.ts';
 export * from './runs.ts';
+export * from './credentials.ts';

@@ -29,6 +29,8 @@ export interface StepContext {
 	now(): Date;
 	/** Answers for steps that wait on something outside them (approvals, child runs, iterations). */
 	lookup: StepLookup;
+	/** Secret values the step uses (credentials): its output, error and logs are scrubbed of them. */
+	conceal(secrets: readonly string[]): void;
 }
 
 export interface StepLookup {
@@ -50,8 +52,14 @@ export type WaitEffect =
 	/** One step per item, at most `concurrency` running at once, each executing `node`. */
 	| { type: 'iterations'; items: unknown[]; concurrency: number };
 
+/** A line a step logged (console output of code); kept as a `step.logs` event. */
+export interface StepLogEntry {
+	level: 'log' | 'info' | 'warn' | 'error';
+	message: string;
+}
+
 export type StepOutcome =
-	| { type: 'succeeded'; output: unknown; branch?: string }
+	| { type: 'succeeded'; output: unknown; branch?: string; logs?: StepLogEntry[] }
 	/** Park the step, holding no worker, until `until` (null: until a signal) and execute it again then. */
 	| { type: 'wait'; until: Date | null; state: Record<string, unknown>; effect?: WaitEffect };
 
@@ -60,11 +68,17 @@ export class StepFailure extends Error {
 	override name = 'StepFailure';
 	readonly code: string;
 	readonly retryable: boolean;
+	readonly logs: StepLogEntry[] | undefined;
 
-	constructor(code: string, message: string, options: { retryable?: boolean } = {}) {
+	constructor(
+		code: string,
+		message: string,
+		options: { retryable?: boolean; logs?: StepLogEntry[] } = {}
+	) {
 		super(message);
 		this.code = code;
 		this.retryable = options.retryable ?? true;
+		this.logs = options.logs;
 	}
 }
 
