@@ -23,7 +23,7 @@ const chainRuns = Number(process.env.BENCH_CHAIN_RUNS ?? 20);
 const dispatchSamples = Number(process.env.BENCH_DISPATCH_SAMPLES ?? 200);
 const baselineCommits = Number(process.env.BENCH_BASELINE_COMMITS ?? 3000);
 // No-op steps finish at once: many in flight make the group commits large.
-const workerConcurrency = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 128);
+const workerConcurrency = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 256);
 
 const name = `awe_bench_${Date.now()}`;
 const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });

@@ -315,8 +315,8 @@ export class Worker {
 	}
 
 	async #writeCommits(): Promise<void> {
-		// Completions of the same moment join the first write.
-		await new Promise((resolve) => setImmediate(resolve));
+		// Completions of the same moment join the first write; later ones gather while it is written.
+		await new Promise((resolve) => queueMicrotask(() => resolve(undefined)));
 		while (this.#commitQueue.length > 0) {
 			// One commit per run per statement: a second one is decided from the state the first leaves.
 			const batch: CommitRequest[] = [];
