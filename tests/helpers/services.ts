@@ -8,6 +8,7 @@ import { createLogger } from '../../src/lib/server/platform/logger.ts';
 import { builtInKinds, createKindRegistry } from '../../src/lib/server/engine/kinds/index.ts';
 import { createInProcessBus } from '../../src/lib/server/realtime/bus.ts';
 import { signUp } from '../../src/lib/server/services/accounts.ts';
+import { createTooling } from '../../src/lib/server/tools/tooling.ts';
 import type {
 	Principal,
 	RequestMeta,
@@ -32,13 +33,22 @@ export function createTestServices(
 	database: Database,
 	clock = createClock()
 ): ServiceContext & { clock: ReturnType<typeof createClock> } {
+	const credentials = createCredentialKeyring(testSecret);
+	// The real built-in tools; the sandbox starts one runner on first use (idle runners do not keep
+	// the process alive; files that run code close it).
+	const tooling = createTooling({
+		db: database.db,
+		keyring: credentials,
+		allow: [],
+		codeRunners: 1
+	});
 	return {
 		db: database.db,
 		keys: {
 			pepper: deriveKey(testSecret, 'password-pepper'),
 			totp: deriveKey(testSecret, 'totp-key-encryption'),
 			triggers: deriveKey(testSecret, 'trigger-secret-encryption'),
-			credentials: createCredentialKeyring(testSecret)
+			credentials
 		},
 		bcryptCost: 10,
 		limiter: createMemoryRateLimiter(() => clock.now().getTime()),
@@ -48,6 +58,7 @@ export function createTestServices(
 		bus: createInProcessBus((error) => {
 			throw error;
 		}),
+		tools: { registry: tooling.tools, sandbox: tooling.sandbox },
 		clock
 	};
 }

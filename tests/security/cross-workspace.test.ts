@@ -20,8 +20,17 @@ let owner: {
 	w2Workflow: string;
 	w2Run: string;
 	w2Credential: string;
+	w2Tool: string;
 };
 let stranger: { client: TestClient; userId: string };
+
+const toolBody = {
+	name: 'secret_tool',
+	description: 'Returns what it is given.',
+	inputSchema: { type: 'object', properties: { text: { type: 'string' } } },
+	source: 'return input;',
+	risk: 'read'
+};
 
 beforeAll(async () => {
 	const first = await signUpFirst(app.url);
@@ -51,6 +60,9 @@ beforeAll(async () => {
 	});
 	expect(credential.status).toBe(201);
 	const w2Credential = ((await credential.json()) as { id: string }).id;
+	const tool = await first.client.json(`/api/v1/workspaces/${w2}/tools`, 'POST', toolBody);
+	expect(tool.status).toBe(201);
+	const w2Tool = ((await tool.json()) as { id: string }).id;
 	owner = {
 		client: first.client,
 		userId: me.id,
@@ -59,7 +71,8 @@ beforeAll(async () => {
 		w2Invite,
 		w2Workflow,
 		w2Run,
-		w2Credential
+		w2Credential,
+		w2Tool
 	};
 	const member = await signUpInvited(app.url, first.client, first.workspaceId, 'viewer');
 	stranger = { client: member.client, userId: member.userId };
@@ -106,8 +119,33 @@ const probes: Probe[] = [
 		path: (w) => `/api/v1/workspaces/${w}/members/${owner.userId}`
 	},
 	...engineProbes(),
-	...credentialProbes()
+	...credentialProbes(),
+	...toolProbes()
 ];
+
+/** The custom tool endpoints, aimed at W2's tool. */
+function toolProbes(): Probe[] {
+	const list = (w: string) => `/api/v1/workspaces/${w}/tools`;
+	const one = (w: string) => `${list(w)}/${owner.w2Tool}`;
+	return [
+		{ name: 'list tools', method: 'GET', path: list },
+		{ name: 'create a tool', method: 'POST', path: list, body: { ...toolBody, name: 'planted' } },
+		{ name: 'read a tool', method: 'GET', path: one },
+		{
+			name: 'replace a tool’s code',
+			method: 'PATCH',
+			path: one,
+			body: { source: 'return "taken over";' }
+		},
+		{ name: 'delete a tool', method: 'DELETE', path: one },
+		{
+			name: 'test-run a tool',
+			method: 'POST',
+			path: (w) => `${one(w)}/test`,
+			body: { input: { text: 'probe' } }
+		}
+	];
+}
 
 /** The credential endpoints, aimed at W2's credential. */
 function credentialProbes(): Probe[] {
@@ -304,6 +342,18 @@ describe('W2’s credential', () => {
 	});
 });
 
+describe('W2’s tool', () => {
+	it('is still there, unchanged, and still the only custom one', async () => {
+		const base = `/api/v1/workspaces/${owner.w2}/tools`;
+		const listed = (await (await owner.client.request(base)).json()) as { builtIn: boolean }[];
+		expect(listed.filter((tool) => !tool.builtIn)).toEqual([
+			expect.objectContaining({ id: owner.w2Tool, name: 'secret_tool' })
+		]);
+		const tool = await owner.client.request(`${base}/${owner.w2Tool}`);
+		expect(await tool.json()).toMatchObject(toolBody);
+	});
+});
+
 describe('malformed ids inside one’s own workspace', () => {
 	it.each(malformedIds)(
 		'member, invite and token ids like %j answer 404, never 500',
@@ -358,7 +408,11 @@ describe('malformed workflow, version, run and approval ids', () => {
 			['POST', `${base}/approvals/${id}`, { decision: 'approve' }],
 			['GET', `${base}/credentials/${id}`],
 			['PATCH', `${base}/credentials/${id}`, { name: 'x' }],
-			['DELETE', `${base}/credentials/${id}`]
+			['DELETE', `${base}/credentials/${id}`],
+			['GET', `${base}/tools/${id}`],
+			['PATCH', `${base}/tools/${id}`, { description: 'x' }],
+			['DELETE', `${base}/tools/${id}`],
+			['POST', `${base}/tools/${id}/test`, { input: {} }]
 		];
 		const statuses: Record<string, number> = {};
 		for (const [method, path, body] of requests) {

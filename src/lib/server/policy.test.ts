@@ -31,7 +31,9 @@ const leastRole: Record<WorkspaceAction, (typeof roles)[number]> = {
 	'workflows.run': 'editor',
 	'approvals.decide': 'editor',
 	'credentials.read': 'viewer',
-	'credentials.manage': 'editor'
+	'credentials.manage': 'editor',
+	'tools.read': 'viewer',
+	'tools.manage': 'editor'
 };
 
 describe('can()', () => {

@@ -18,7 +18,10 @@ const workspaceActions = {
 	// Names and settings only: no role ever reads a secret back. Editors manage credentials because
 	// the workflows they edit can use them anyway.
 	'credentials.read': { role: 'viewer', scope: 'read' },
-	'credentials.manage': { role: 'editor', scope: 'write' }
+	'credentials.manage': { role: 'editor', scope: 'write' },
+	// Custom tools are code that runs in the sandbox, like a workflow's code steps: editors write them.
+	'tools.read': { role: 'viewer', scope: 'read' },
+	'tools.manage': { role: 'editor', scope: 'write' }
 } as const satisfies Record<string, { role: WorkspaceRole; scope: ApiScope }>;
 
 const instanceActions = {

@@ -79,7 +79,8 @@ export async function startRuntime(
 		now: () => new Date(),
 		logger,
 		kinds,
-		bus: openBus
+		bus: openBus,
+		tools: { registry: tooling.tools, sandbox: tooling.sandbox }
 	};
 	const worker =
 		(config.IN_PROCESS_WORKER ?? isEmbedded(config))

@@ -7,6 +7,8 @@ import type { CredentialKeyring } from '../credentials/keyring.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { KindRegistry } from '../engine/definition.ts';
 import type { EventBus } from '../realtime/bus.ts';
+import type { SandboxPool } from '../sandbox/pool.ts';
+import type { ToolRegistry } from '../tools/registry.ts';
 
 /** What every service function works with; tests build one around a fresh database and a fake clock. */
 export interface ServiceContext {
@@ -20,6 +22,8 @@ export interface ServiceContext {
 	kinds: KindRegistry;
 	/** Where committed run events are published for live views. */
 	bus: EventBus;
+	/** The built-in tools, and the sandbox a workspace's custom tools run in. */
+	tools: { registry: ToolRegistry; sandbox: SandboxPool };
 }
 
 /** Where a request came from, for the audit log and throttling. */

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { OutboundHttpError, type GuardedHttp } from '../outbound/guarded-http.ts';
 import type { SandboxPool } from '../sandbox/pool.ts';
+import { toolNamePattern, type ToolRisk } from '../../schemas/tools.ts';
 
-/** What a tool may do to the world: agents and approvals treat them differently. */
-export const toolRisks = ['read', 'write', 'external'] as const;
-export type ToolRisk = (typeof toolRisks)[number];
+// Shared with the forms and the API (src/lib/schemas/tools.ts).
+export { toolNamePattern, toolRisks, type ToolRisk } from '../../schemas/tools.ts';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -51,8 +51,6 @@ function checkInput<Schema extends z.ZodType>(schema: Schema, input: unknown): z
 	const at = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
 	throw new ToolError('invalid_input', `Invalid input${at}: ${issue?.message ?? 'rejected'}.`);
 }
-
-export const toolNamePattern = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
 
 /** A tool whose input is checked by a zod schema, published as JSON Schema. */
 export function defineTool<Schema extends z.ZodType>(definition: {

@@ -9,3 +9,4 @@ export * from './recovery-codes.ts';
 export * from './workflows.ts';
 export * from './runs.ts';
 export * from './credentials.ts';
+export * from './tools.ts';
