@@ -10,8 +10,17 @@ process.env.E2E_DATA_DIR = dataDir;
 
 export default defineConfig({
 	testDir: 'tests/e2e',
-	testMatch: '**/*.e2e.ts',
-	// The flows build on one another (the first account becomes the admin).
+	// The flows build on one another: the first account, made by the identity flow, is the admin the
+	// others sign in as, so that flow runs first whatever the file names.
+	projects: [
+		{ name: 'identity', testMatch: 'identity.e2e.ts' },
+		{
+			name: 'flows',
+			testMatch: '**/*.e2e.ts',
+			testIgnore: 'identity.e2e.ts',
+			dependencies: ['identity']
+		}
+	],
 	workers: 1,
 	fullyParallel: false,
 	outputDir: 'test-results/e2e',
