@@ -308,67 +308,73 @@ export class Worker {
 		}
 		return new Promise((resolve) => {
 			this.#commitQueue.push({ step, input, result, claimLimit, resolve });
-			if (this.#writing === null) {
-				this.#writing = this.#writeCommits().finally(() => (this.#writing = null));
-			}
+			if (this.#writing === null) this.#writing = this.#writeCommits();
 		});
 	}
 
 	async #writeCommits(): Promise<void> {
 		// Completions of the same moment join the first write; later ones gather while it is written.
 		await new Promise((resolve) => queueMicrotask(() => resolve(undefined)));
-		while (this.#commitQueue.length > 0) {
-			// One commit per run per statement: a second one is decided from the state the first leaves.
-			const batch: CommitRequest[] = [];
-			const later: CommitRequest[] = [];
-			const runs = new Set<string>();
-			for (const request of this.#commitQueue) {
-				(runs.has(request.step.runId) ? later : batch).push(request);
-				runs.add(request.step.runId);
+		try {
+			while (this.#commitQueue.length > 0) await this.#writeBatch();
+		} finally {
+			// No await between the last look at the queue and this: a request queued later finds no
+			// writer and starts one, instead of waiting for one that has already finished.
+			this.#writing = null;
+		}
+	}
+
+	async #writeBatch(): Promise<void> {
+		// One commit per run per statement: a second one is decided from the state the first leaves.
+		const batch: CommitRequest[] = [];
+		const later: CommitRequest[] = [];
+		const runs = new Set<string>();
+		for (const request of this.#commitQueue) {
+			(runs.has(request.step.runId) ? later : batch).push(request);
+			runs.add(request.step.runId);
+		}
+		this.#commitQueue = later;
+		const planned: { request: CommitRequest; plan: PlannedCommit }[] = [];
+		try {
+			for (const request of batch) {
+				const snapshot = this.#snapshots.get(request.step.runId);
+				const { step, input, result, claimLimit } = request;
+				const claim = { workerId: this.id, leaseMs: this.#options.leaseMs, limit: claimLimit };
+				const plan =
+					snapshot &&
+					(await planCommit(
+						snapshot,
+						await this.#deps.loadGraph(step.versionId),
+						step,
+						input,
+						result,
+						claimLimit > 0 ? claim : null
+					));
+				if (plan) planned.push({ request, plan });
+				else this.#fallBack(request);
 			}
-			this.#commitQueue = later;
-			const planned: { request: CommitRequest; plan: PlannedCommit }[] = [];
-			try {
-				for (const request of batch) {
-					const snapshot = this.#snapshots.get(request.step.runId);
-					const { step, input, result, claimLimit } = request;
-					const claim = { workerId: this.id, leaseMs: this.#options.leaseMs, limit: claimLimit };
-					const plan =
-						snapshot &&
-						(await planCommit(
-							snapshot,
-							await this.#deps.loadGraph(step.versionId),
-							step,
-							input,
-							result,
-							claimLimit > 0 ? claim : null
-						));
-					if (plan) planned.push({ request, plan });
-					else this.#fallBack(request);
+			if (planned.length === 0) return;
+			const written = await writeCommits(
+				this.#deps.db,
+				planned.map(({ plan }) => plan),
+				{ workerId: this.id, leaseMs: this.#options.leaseMs }
+			);
+			for (const { request, plan } of planned) {
+				const events = written.get(plan.runId);
+				if (!events) {
+					this.#fallBack(request);
+					continue;
 				}
-				if (planned.length === 0) continue;
-				const written = await writeCommits(
-					this.#deps.db,
-					planned.map(({ plan }) => plan),
-					{ workerId: this.id, leaseMs: this.#options.leaseMs }
-				);
-				for (const { request, plan } of planned) {
-					const events = written.get(plan.runId);
-					if (!events) {
-						this.#fallBack(request);
-						continue;
-					}
-					if (plan.next) this.#remember(plan.next);
-					else this.#snapshots.delete(plan.runId);
-					this.commits.inMemory += 1;
-					request.resolve({ events, claimed: plan.claimed });
-				}
-			} catch (error) {
-				// Whether it was written or not, the transactional path finds out (fencing).
-				this.#options.logger.warn({ err: error }, 'group commit failed; committing one by one');
-				for (const { request } of planned) this.#fallBack(request);
-				for (const request of batch) request.resolve(null);
+				if (plan.next) this.#remember(plan.next);
+				else this.#snapshots.delete(plan.runId);
+				this.commits.inMemory += 1;
+				request.resolve({ events, claimed: plan.claimed });
 			}
+		} catch (error) {
+			// Whether it was written or not, the transactional path finds out (fencing).
+			this.#options.logger.warn({ err: error }, 'group commit failed; committing one by one');
+			for (const { request } of planned) this.#fallBack(request);
+			for (const request of batch) request.resolve(null);
 		}
 	}
 
