@@ -406,6 +406,7 @@ function runRotation(env: Record<string, string>) {
 }
 
 describe('npm run credentials:rotate', () => {
+	// Three real CLI processes, each opening the database itself (a PGlite start takes seconds).
 	it('re-encrypts under the next version, says how many, can run again, and fails whole', async () => {
 		// The command opens the database itself: this test's PostgreSQL database, or an embedded one
 		// in a data directory of its own (an in-memory PGlite cannot be shared with another process).
@@ -473,5 +474,5 @@ describe('npm run credentials:rotate', () => {
 		} finally {
 			if (dataDir) await rm(dataDir, { recursive: true, force: true });
 		}
-	});
+	}, 120_000);
 });
