@@ -1,24 +1,5 @@
-import { expect, test, type Page } from '@playwright/test';
-
-const password = 'correct horse battery staple 42';
-const shots = 'test-results/e2e';
-
-/** Signs in as the instance's first account (signing it up when this file runs alone). */
-async function signInAsOwner(page: Page) {
-	await page.goto('/signup');
-	if ((await page.getByText('This is the first account').count()) > 0) {
-		await page.getByLabel('Name').fill('Ada Lovelace');
-		await page.getByLabel('E-mail').fill('ada@example.com');
-		await page.getByLabel(/^Password/).fill(password);
-		await page.getByRole('button', { name: 'Create account' }).click();
-	} else {
-		await page.goto('/login');
-		await page.getByLabel('E-mail').fill('ada@example.com');
-		await page.getByLabel('Password').fill(password);
-		await page.getByRole('button', { name: 'Sign in' }).click();
-	}
-	await expect(page).toHaveURL(/\/app$/);
-}
+import { expect, test } from '@playwright/test';
+import { shots, signInAsOwner } from './support.ts';
 
 test('add credentials of two kinds, edit one without seeing its secret, delete it', async ({
 	page

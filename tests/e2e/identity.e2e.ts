@@ -1,7 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-
-const password = 'correct horse battery staple 42';
-const shots = 'test-results/e2e';
+import { password, shots } from './support.ts';
 
 async function signUp(page: Page, name: string, email: string) {
 	await page.getByLabel('Name').fill(name);

@@ -1,7 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-
-const password = 'correct horse battery staple 42';
-const shots = 'test-results/e2e';
+import { shots, signInAsOwner } from './support.ts';
 
 // Problems of two nodes and one of no node (an edge to nowhere), each to be shown where it belongs.
 const invalid = {
@@ -43,26 +41,6 @@ const approved = {
 		{ from: 'review', to: 'done', branch: 'approved' }
 	]
 };
-
-/**
- * Signs in as the instance's first account: this file may run alone on a new database (then it
- * signs up) or after identity.e2e.ts, which made that account and closed sign-up to invitations.
- */
-async function signInAsOwner(page: Page) {
-	await page.goto('/signup');
-	if ((await page.getByText('This is the first account').count()) > 0) {
-		await page.getByLabel('Name').fill('Ada Lovelace');
-		await page.getByLabel('E-mail').fill('ada@example.com');
-		await page.getByLabel(/^Password/).fill(password);
-		await page.getByRole('button', { name: 'Create account' }).click();
-	} else {
-		await page.goto('/login');
-		await page.getByLabel('E-mail').fill('ada@example.com');
-		await page.getByLabel('Password').fill(password);
-		await page.getByRole('button', { name: 'Sign in' }).click();
-	}
-	await expect(page).toHaveURL(/\/app$/);
-}
 
 async function saveVersion(page: Page, definition: unknown, note: string) {
 	await page.getByLabel(/^JSON/).fill(JSON.stringify(definition, null, 2));
