@@ -7,9 +7,10 @@ import { pathToFileURL } from 'node:url';
  * An HTTP server that, on shutdown, stops accepting connections, lets in-flight requests finish
  * (up to `shutdownTimeoutMs`, then cuts the rest), and only then calls `onClosed`.
  * @param {(req: http.IncomingMessage, res: http.ServerResponse) => void} handler
- * @param {{ shutdownTimeoutMs: number, onClosed: () => Promise<void> }} options
+ * `beforeClose` runs first (the WebSocket server says goodbye: its sockets are not requests).
+ * @param {{ shutdownTimeoutMs: number, onClosed: () => Promise<void>, beforeClose?: () => Promise<void> }} options
  */
-export function createGracefulServer(handler, { shutdownTimeoutMs, onClosed }) {
+export function createGracefulServer(handler, { shutdownTimeoutMs, onClosed, beforeClose }) {
 	const server = http.createServer(handler);
 	/** @type {Promise<void> | undefined} */
 	let stopping;
@@ -23,14 +24,17 @@ export function createGracefulServer(handler, { shutdownTimeoutMs, onClosed }) {
 
 	/** @returns {Promise<void>} */
 	function shutdown() {
-		stopping ??= new Promise((resolve, reject) => {
-			const cutoff = setTimeout(() => server.closeAllConnections(), shutdownTimeoutMs);
-			server.close(() => {
-				clearTimeout(cutoff);
-				onClosed().then(resolve, reject);
-			});
-			server.closeIdleConnections();
-		});
+		stopping ??= (beforeClose?.() ?? Promise.resolve()).then(
+			() =>
+				new Promise((resolve, reject) => {
+					const cutoff = setTimeout(() => server.closeAllConnections(), shutdownTimeoutMs);
+					server.close(() => {
+						clearTimeout(cutoff);
+						onClosed().then(resolve, reject);
+					});
+					server.closeIdleConnections();
+				})
+		);
 		return stopping;
 	}
 
@@ -44,13 +48,18 @@ const connectionProtocolHeader = 'x-awe-connection-protocol';
 
 /** @typedef {(req: http.IncomingMessage, res: http.ServerResponse) => void} RequestHandler */
 
+/** @param {http.IncomingMessage} req */
+function stampProtocol(req) {
+	req.headers[connectionProtocolHeader] = /** @type {import('node:tls').TLSSocket} */ (req.socket)
+		.encrypted
+		? 'https'
+		: 'http';
+}
+
 /** @param {RequestHandler} handler */
 function withConnectionProtocol(handler) {
 	return (/** @type {http.IncomingMessage} */ req, /** @type {http.ServerResponse} */ res) => {
-		req.headers[connectionProtocolHeader] = /** @type {import('node:tls').TLSSocket} */ (req.socket)
-			.encrypted
-			? 'https'
-			: 'http';
+		stampProtocol(req);
 		handler(req, res);
 	};
 }
@@ -79,9 +88,19 @@ async function main() {
 		deriveProtocol ? withConnectionProtocol(handler) : handler,
 		{
 			shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT * 1000,
+			beforeClose: () => runtime.realtime.close(),
 			onClosed: () => runtime.close()
 		}
 	);
+	// WebSocket upgrades: `/ws` goes to the realtime server; anything else is refused.
+	server.on('upgrade', (req, socket, head) => {
+		if (deriveProtocol) stampProtocol(req);
+		if (new URL(req.url ?? '/', 'http://localhost').pathname === '/ws') {
+			runtime.realtime.handleUpgrade(req, socket, head);
+		} else {
+			socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+		}
+	});
 
 	/** @param {NodeJS.Signals} signal */
 	const onSignal = (signal) => {

@@ -1,8 +1,9 @@
 import { sveltekit } from '@sveltejs/kit/vite';
 import { defineConfig } from 'vitest/config';
+import { realtimeDevServer } from './scripts/vite-realtime.ts';
 
 export default defineConfig({
-	plugins: [sveltekit()],
+	plugins: [sveltekit(), realtimeDevServer()],
 	test: {
 		expect: { requireAssertions: true },
 		// PGlite instances are heavy; a few files at once keeps 2 cores busy without thrashing.

@@ -11,6 +11,7 @@ import { createTooling } from './tools/tooling.ts';
 import type { AnyNodeKind } from './engine/kinds/types.ts';
 import type { EventBus } from './realtime/bus.ts';
 import { openEventBus } from './realtime/open-bus.ts';
+import { createRealtimeServer, type RealtimeServer } from './realtime/server.ts';
 import type { ServiceContext } from './services/context.ts';
 import { builtInKinds, createKindRegistry } from './engine/kinds/index.ts';
 import type { Worker } from './engine/worker.ts';
@@ -27,6 +28,8 @@ export interface Runtime {
 	readonly services: ServiceContext;
 	/** Executes runs in this process: always in embedded mode, else when IN_PROCESS_WORKER is set. */
 	readonly worker: Worker | null;
+	/** The `/ws` WebSocket server, for whichever HTTP server this process runs (server.js, vite dev). */
+	readonly realtime: RealtimeServer;
 	close(): Promise<void>;
 }
 
@@ -72,6 +75,7 @@ export async function startRuntime(
 			pepper: deriveKey(secretKey, 'password-pepper'),
 			totp: deriveKey(secretKey, 'totp-key-encryption'),
 			triggers: deriveKey(secretKey, 'trigger-secret-encryption'),
+			realtime: deriveKey(secretKey, 'realtime-ticket'),
 			credentials: keyring
 		},
 		bcryptCost: config.BCRYPT_COST,
@@ -87,6 +91,13 @@ export async function startRuntime(
 			? createWorker(config, { database, bus: openBus, logger, kinds })
 			: null;
 	await worker?.start();
+	const realtime = createRealtimeServer({
+		services,
+		origin: config.ORIGIN,
+		// adapter-node's proxy settings, read from the same variables.
+		protocolHeader: process.env.PROTOCOL_HEADER || undefined,
+		hostHeader: process.env.HOST_HEADER || undefined
+	});
 	let closing: Promise<void> | undefined;
 	return {
 		config,
@@ -96,8 +107,10 @@ export async function startRuntime(
 		secretKey,
 		services,
 		worker,
+		realtime,
 		close() {
 			closing ??= (async () => {
+				await realtime.close();
 				await worker?.stop(config.SHUTDOWN_TIMEOUT * 1000);
 				await tooling.close();
 				await openBus.close();

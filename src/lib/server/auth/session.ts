@@ -54,7 +54,20 @@ export async function validateSessionToken(
 	now: Date
 ): Promise<ValidSession | null> {
 	if (!/^[a-z2-7]{32}$/.test(token)) return null;
-	const found = await sessions.getWithUser(db, sessionIdOf(token));
+	return validateSession(db, sessionIdOf(token), now);
+}
+
+/**
+ * The live session with this id, renewing its idle expiry unless `renew` is false; null when
+ * unknown, expired or the user is not active.
+ */
+export async function validateSession(
+	db: Db,
+	id: string,
+	now: Date,
+	{ renew = true } = {}
+): Promise<ValidSession | null> {
+	const found = await sessions.getWithUser(db, id);
 	if (found === null) return null;
 	const { session, user } = found;
 	const absoluteEnd = session.createdAt.getTime() + sessionLifetime.absoluteMs;
@@ -63,7 +76,7 @@ export async function validateSessionToken(
 		return null;
 	}
 	if (user.status !== 'active') return null;
-	if (now.getTime() - session.lastSeenAt.getTime() < sessionLifetime.renewAfterMs) {
+	if (!renew || now.getTime() - session.lastSeenAt.getTime() < sessionLifetime.renewAfterMs) {
 		return { session, user, renewed: false };
 	}
 	const renewed = {

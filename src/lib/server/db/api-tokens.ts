@@ -30,6 +30,18 @@ export async function getWithUser(
 	return row ?? null;
 }
 
+export async function getByIdWithUser(
+	db: Db,
+	id: string
+): Promise<{ token: ApiToken; user: User } | null> {
+	const [row] = await db
+		.select({ token: apiTokens, user: users })
+		.from(apiTokens)
+		.innerJoin(users, eq(apiTokens.userId, users.id))
+		.where(eq(apiTokens.id, id));
+	return row ?? null;
+}
+
 export async function listForUser(db: Db, userId: string): Promise<ApiToken[]> {
 	return db
 		.select()

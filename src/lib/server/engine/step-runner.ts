@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/index.ts';
 import { createRedactor } from '../credentials/redact.ts';
+import type { DeltaPublisher } from '../realtime/deltas.ts';
 import { rows } from '../db/migrate.ts';
 import { succeededOutputs, type ClaimedStep } from '../db/run-queue.ts';
 import type { RunError } from '../db/schema/index.ts';
@@ -45,6 +46,8 @@ export interface StepRunnerDeps {
 	loadGraph: GraphLoader;
 	now(): Date;
 	random(): number;
+	/** Where `stream()` output goes; dropped without one (tests, tools). */
+	deltas?: DeltaPublisher;
 }
 
 /** The node a step executes: the node itself, or the body of its map for an iteration. */
@@ -137,7 +140,12 @@ export async function executeStep(
 					signal: controller.signal,
 					now: deps.now,
 					lookup: createLookup(deps.db, step),
-					conceal: (secrets) => void concealed.push(...secrets)
+					conceal: (secrets) => void concealed.push(...secrets),
+					stream: (text) =>
+						deps.deltas?.push(
+							{ runId: step.runId, stepId: step.id, nodeId: step.nodeId },
+							concealed.length === 0 ? text : createRedactor(concealed)(text)
+						)
 				},
 				parsed.data
 			),
@@ -155,6 +163,7 @@ export async function executeStep(
 	} finally {
 		clearTimeout(timer);
 		signal.removeEventListener('abort', abort);
+		deps.deltas?.end(step.id);
 	}
 }
 

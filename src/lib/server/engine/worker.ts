@@ -10,6 +10,7 @@ import {
 	type RunSnapshot
 } from '../db/run-queue.ts';
 import type { Logger } from '../platform/logger.ts';
+import { DeltaPublisher } from '../realtime/deltas.ts';
 import type { EventBus } from '../realtime/bus.ts';
 import type { KindRegistry } from './definition.ts';
 import { failOverdueRuns } from './run-control.ts';
@@ -124,7 +125,10 @@ export class Worker {
 			kinds: options.kinds,
 			loadGraph: createGraphLoader(options.database.db),
 			now: () => new Date(),
-			random: Math.random
+			random: Math.random,
+			deltas: new DeltaPublisher(options.bus, {
+				onError: (error) => options.logger.warn({ err: error }, 'publishing streamed output failed')
+			})
 		};
 	}
 
@@ -439,6 +443,7 @@ export class Worker {
 			controller.abort(new StaleLeaseError('worker stopping'));
 		clearInterval(this.#heartbeat);
 		clearInterval(this.#maintenance);
+		this.#deps.deltas?.close();
 		for (const cleanup of this.#cleanups.splice(0)) await cleanup().catch(() => {});
 	}
 }

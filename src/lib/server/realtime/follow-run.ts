@@ -2,36 +2,50 @@ import type { Db } from '../db/index.ts';
 import * as runsDb from '../db/runs.ts';
 import { runChannel } from '../engine/worker.ts';
 import type { RunEventMessage } from '../engine/transitions.ts';
+import type { RunEvent } from '../db/schema/index.ts';
 import type { EventBus } from './bus.ts';
 
 const pageSize = 500;
 
+/** Persisted events of a run with `after < seq ≤ upTo`, in order, a page at a time. */
+export async function* eventPages(
+	db: Db,
+	runId: string,
+	after: number,
+	upTo = Number.MAX_SAFE_INTEGER
+): AsyncGenerator<RunEventMessage[]> {
+	for (let from = after; ;) {
+		const page = await runsDb.listEvents(db, runId, from, pageSize);
+		const events = page.filter((row) => row.seq <= upTo).map(toMessage);
+		if (events.length > 0) yield events;
+		if (page.length < pageSize || events.length < page.length) return;
+		from = page.at(-1)?.seq ?? from;
+	}
+}
+
+export function toMessage(row: RunEvent): RunEventMessage {
+	return {
+		runId: row.runId,
+		workspaceId: row.workspaceId,
+		seq: row.seq,
+		type: row.type,
+		stepId: row.stepId,
+		nodeId: row.nodeId,
+		data: row.data as Record<string, unknown>,
+		at: row.at.toISOString()
+	};
+}
+
 /** Reads persisted events of a run with `after < seq ≤ upTo`, in order. */
-async function readEvents(
+export async function readEvents(
 	db: Db,
 	runId: string,
 	after: number,
 	upTo = Number.MAX_SAFE_INTEGER
 ): Promise<RunEventMessage[]> {
 	const events: RunEventMessage[] = [];
-	for (let from = after; ;) {
-		const page = await runsDb.listEvents(db, runId, from, pageSize);
-		for (const row of page) {
-			if (row.seq > upTo) return events;
-			events.push({
-				runId: row.runId,
-				workspaceId: row.workspaceId,
-				seq: row.seq,
-				type: row.type,
-				stepId: row.stepId,
-				nodeId: row.nodeId,
-				data: row.data as Record<string, unknown>,
-				at: row.at.toISOString()
-			});
-		}
-		if (page.length < pageSize) return events;
-		from = page.at(-1)?.seq ?? from;
-	}
+	for await (const page of eventPages(db, runId, after, upTo)) events.push(...page);
+	return events;
 }
 
 /**

@@ -11,6 +11,7 @@ import * as workspaces from '../db/workspaces.ts';
 import { randomToken, sha256Hex } from '../platform/crypto.ts';
 import { recordAudit } from './audit.ts';
 import { ServiceError, type Principal, type RequestMeta, type ServiceContext } from './context.ts';
+import { announceAccessChange } from '../realtime/access.ts';
 
 const loginPolicy = {
 	// Per client address: bursts of 20, then one attempt every 3 s.
@@ -239,6 +240,7 @@ export async function signOut(
 	if (principal.kind !== 'session') return;
 	await sessions.remove(ctx.db, principal.session.id);
 	await recordAudit(ctx.db, meta, { action: 'auth.sign_out', actorUserId: principal.user.id });
+	await announceAccessChange(ctx, principal.user.id);
 }
 
 export async function changePassword(
@@ -269,6 +271,7 @@ export async function changePassword(
 			target: { type: 'user', id: principal.user.id }
 		});
 	});
+	await announceAccessChange(ctx, principal.user.id);
 }
 
 export async function updateProfile(
@@ -322,4 +325,5 @@ export async function revokeMySession(
 		actorUserId: principal.user.id,
 		target: { type: 'session', id: sessionId.slice(0, 12) }
 	});
+	await announceAccessChange(ctx, principal.user.id);
 }

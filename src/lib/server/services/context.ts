@@ -13,7 +13,14 @@ import type { ToolRegistry } from '../tools/registry.ts';
 /** What every service function works with; tests build one around a fresh database and a fake clock. */
 export interface ServiceContext {
 	db: Db;
-	keys: { pepper: Buffer; totp: Buffer; triggers: Buffer; credentials: CredentialKeyring };
+	keys: {
+		pepper: Buffer;
+		totp: Buffer;
+		triggers: Buffer;
+		/** Signs realtime tickets (HS256). */
+		realtime: Buffer;
+		credentials: CredentialKeyring;
+	};
 	bcryptCost: number;
 	limiter: RateLimiter;
 	now: () => Date;

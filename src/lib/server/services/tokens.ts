@@ -1,6 +1,7 @@
 import { isUuid } from '../ids.ts';
 import { apiTokenHash, generateApiToken } from '../auth/api-token.ts';
 import * as apiTokens from '../db/api-tokens.ts';
+import type { ApiToken, User } from '../db/schema/index.ts';
 import { recordAudit } from './audit.ts';
 import { hasScope } from '../policy.ts';
 import {
@@ -12,6 +13,7 @@ import {
 	type RequestMeta,
 	type ServiceContext
 } from './context.ts';
+import { announceAccessChange } from '../realtime/access.ts';
 
 const day = 24 * 60 * 60 * 1000;
 export const tokenLifetimeDays = { default: 30, max: 366 };
@@ -83,6 +85,7 @@ export async function revokeApiToken(
 		actorUserId: principal.user.id,
 		target: { type: 'api_token', id: tokenId }
 	});
+	await announceAccessChange(ctx, principal.user.id);
 }
 
 /** The principal behind an `Authorization: Bearer awe_…` header, or null when it is not a live token. */
@@ -92,8 +95,26 @@ export async function authenticateApiToken(
 ): Promise<Principal | null> {
 	const hash = apiTokenHash(bearer);
 	if (hash === null) return null;
-	const found = await apiTokens.getWithUser(ctx.db, hash);
-	const now = ctx.now();
+	const principal = livePrincipal(await apiTokens.getWithUser(ctx.db, hash), ctx.now());
+	const lastUsedAt = principal?.token.lastUsedAt;
+	if (principal && (!lastUsedAt || ctx.now().getTime() - lastUsedAt.getTime() > touchEveryMs)) {
+		await apiTokens.touch(ctx.db, principal.token.id, ctx.now());
+	}
+	return principal;
+}
+
+/** The principal of a token by id (a realtime connection opened with it), or null when no longer live. */
+export async function principalForApiTokenId(
+	ctx: Pick<ServiceContext, 'db' | 'now'>,
+	tokenId: string
+): Promise<Principal | null> {
+	return livePrincipal(await apiTokens.getByIdWithUser(ctx.db, tokenId), ctx.now());
+}
+
+function livePrincipal(
+	found: { token: ApiToken; user: User } | null,
+	now: Date
+): Extract<Principal, { kind: 'token' }> | null {
 	if (
 		!found ||
 		found.token.revokedAt ||
@@ -101,9 +122,6 @@ export async function authenticateApiToken(
 		found.user.status !== 'active'
 	)
 		return null;
-	if (!found.token.lastUsedAt || now.getTime() - found.token.lastUsedAt.getTime() > touchEveryMs) {
-		await apiTokens.touch(ctx.db, found.token.id, now);
-	}
 	const scopes = found.token.scopes.filter((scope): scope is ApiScope =>
 		(apiScopes as readonly string[]).includes(scope)
 	);

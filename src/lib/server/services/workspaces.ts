@@ -22,6 +22,7 @@ import {
 	type RequestMeta,
 	type ServiceContext
 } from './context.ts';
+import { announceAccessChange } from '../realtime/access.ts';
 
 const inviteLifetimeDays = { default: 7, max: 30 };
 
@@ -282,6 +283,7 @@ export async function changeMemberRole(
 			details: { from: target.role, to: role }
 		});
 	});
+	await announceAccessChange(ctx, userId);
 }
 
 export async function removeMember(
@@ -319,4 +321,5 @@ export async function removeMember(
 			details: { role: target.role }
 		});
 	});
+	await announceAccessChange(ctx, userId);
 }

@@ -10,3 +10,4 @@ export * from './workflows.ts';
 export * from './runs.ts';
 export * from './credentials.ts';
 export * from './tools.ts';
+export * from './realtime.ts';

@@ -18,6 +18,7 @@ export function stepContext(overrides: Partial<StepContext> = {}): StepContext {
 		now: () => new Date('2030-01-01T00:00:00.000Z'),
 		lookup: { approval: notExpected, childRun: notExpected, iterations: notExpected },
 		conceal: () => {},
+		stream: () => {},
 		...overrides
 	};
 }

@@ -31,6 +31,11 @@ export interface StepContext {
 	lookup: StepLookup;
 	/** Secret values the step uses (credentials): its output, error and logs are scrubbed of them. */
 	conceal(secrets: readonly string[]): void;
+	/**
+	 * Streams partial output (model tokens) to live viewers, coalesced and scrubbed of concealed
+	 * values; not persisted: the step's result is what counts.
+	 */
+	stream(text: string): void;
 }
 
 export interface StepLookup {

@@ -1,0 +1,40 @@
+import type { Plugin } from 'vite';
+import type { Runtime } from '../src/lib/server/runtime.ts';
+
+/**
+ * `vite dev` serves `/ws` like server.js does in production: upgrades for that path go to the
+ * realtime server of the dev runtime (started by hooks.server.ts `init`, started here when the
+ * socket comes first). Vite's own HMR socket uses other upgrades and is left alone.
+ */
+export function realtimeDevServer(): Plugin {
+	return {
+		name: 'awe-realtime',
+		apply: 'serve',
+		configureServer(server) {
+			server.httpServer?.on('upgrade', (request, socket, head) => {
+				if (new URL(request.url ?? '/', 'http://localhost').pathname !== '/ws') return;
+				runtimeOf()
+					.then(async (runtime) => {
+						if (runtime) return runtime;
+						const hooks = await server.ssrLoadModule('/src/hooks.server.ts');
+						await hooks.init?.();
+						return runtimeOf();
+					})
+					.then(
+						(runtime) => {
+							if (!runtime) throw new Error('the AWE runtime did not start');
+							runtime.realtime.handleUpgrade(request, socket, head);
+						},
+						(error: unknown) => {
+							server.config.logger.error(`realtime: ${String(error)}`);
+							socket.destroy();
+						}
+					);
+			});
+		}
+	};
+}
+
+async function runtimeOf(): Promise<Runtime | undefined> {
+	return (globalThis as Record<symbol, Runtime | undefined>)[Symbol.for('awe.runtime')];
+}
