@@ -48,6 +48,7 @@ export function createTestServices(
 			pepper: deriveKey(testSecret, 'password-pepper'),
 			totp: deriveKey(testSecret, 'totp-key-encryption'),
 			triggers: deriveKey(testSecret, 'trigger-secret-encryption'),
+			realtime: deriveKey(testSecret, 'realtime-ticket'),
 			credentials
 		},
 		bcryptCost: 10,

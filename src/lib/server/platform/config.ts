@@ -79,6 +79,13 @@ const configSchema = z.object({
 				return z.NEVER;
 			}
 		}),
+	/** The realtime sidecar's port (`npm run realtime`); the web process serves /ws on PORT itself. */
+	REALTIME_PORT: z.coerce
+		.number({ error: 'must be a port number' })
+		.int('must be a whole number')
+		.min(1, 'must be between 1 and 65535')
+		.max(65535, 'must be between 1 and 65535')
+		.default(3001),
 	SHUTDOWN_TIMEOUT: z.coerce
 		.number({ error: 'must be a number of seconds' })
 		.positive('must be a positive number of seconds')

@@ -10,13 +10,14 @@ import {
 	type Topic
 } from '../../schemas/realtime.ts';
 import { sessionCookieName, sessionIdOf } from '../auth/session.ts';
-import type { Principal, ServiceContext } from '../services/context.ts';
+import type { Principal } from '../services/context.ts';
 import {
 	authorizeRunFeed,
 	authorizeWorkspaceFeed,
 	principalForCredential,
 	redeemRealtimeTicket,
-	type ConnectionCredential
+	type ConnectionCredential,
+	type RealtimeContext
 } from '../services/realtime.ts';
 import { ServiceError } from '../services/context.ts';
 import { accessChangedChannel, type AccessChanged } from './access.ts';
@@ -55,7 +56,7 @@ export const defaultLimits: RealtimeLimits = {
 };
 
 export interface RealtimeServerOptions {
-	services: Pick<ServiceContext, 'db' | 'bus' | 'now' | 'keys' | 'logger'>;
+	services: RealtimeContext;
 	/** The app's public origin (ORIGIN); without it, the origin the request was made to. */
 	origin?: string;
 	/** Headers a trusted proxy sets (adapter-node's PROTOCOL_HEADER and HOST_HEADER). */

@@ -20,6 +20,11 @@ import {
 export type ConnectionCredential =
 	{ kind: 'session'; sessionId: string } | { kind: 'token'; tokenId: string };
 
+/** What the realtime server needs: a sidecar process builds only this, not a whole ServiceContext. */
+export type RealtimeContext = Pick<ServiceContext, 'db' | 'bus' | 'now' | 'logger'> & {
+	keys: Pick<ServiceContext['keys'], 'realtime'>;
+};
+
 export const ticketLifetimeSeconds = 60;
 const issuer = 'awe';
 const audience = 'awe-realtime';
@@ -67,7 +72,7 @@ export async function issueRealtimeTicket(
 
 /** The credential a ticket was issued from, using the ticket up; null for anything not a live, unused ticket. */
 export async function redeemRealtimeTicket(
-	ctx: Pick<ServiceContext, 'db' | 'now' | 'keys'>,
+	ctx: Pick<RealtimeContext, 'db' | 'now' | 'keys'>,
 	ticket: string
 ): Promise<ConnectionCredential | null> {
 	if (ticket.length > 2048) return null;
