@@ -28,14 +28,21 @@ export interface AppServer {
 /**
  * Starts the built server (`node server.js`, as production does) on a fresh database: a PostgreSQL
  * database cloned from the run's template when TEST_DATABASE_URL is set, else a PGlite data directory
- * unpacked from the template dump; Redis too when TEST_REDIS_URL is set.
+ * unpacked from the template dump; Redis too when TEST_REDIS_URL is set. With DATABASE_URL in `env`,
+ * that database instead (several servers on one database).
  */
-export async function startAppServer(env: Record<string, string> = {}): Promise<AppServer> {
+export async function startAppServer(
+	env: Record<string, string> = {},
+	/** Another entry point, e.g. the realtime sidecar; it gets the port as REALTIME_PORT too. */
+	args = ['server.js']
+): Promise<AppServer> {
 	const port = await freePort();
 	const dataDir = await mkdtemp(path.join(tmpdir(), 'awe-app-'));
 	let database: TestDatabase | null = null;
 	const databaseEnv: Record<string, string> = {};
-	if (process.env.TEST_DATABASE_URL) {
+	if (env.DATABASE_URL) {
+		// A database the caller shares between several servers (and drops itself).
+	} else if (process.env.TEST_DATABASE_URL) {
 		database = await createTestDatabase();
 		await database.database.close();
 		databaseEnv.DATABASE_URL = database.url ?? '';
@@ -49,10 +56,11 @@ export async function startAppServer(env: Record<string, string> = {}): Promise<
 		await pglite.close();
 	}
 	if (process.env.TEST_REDIS_URL) databaseEnv.REDIS_URL = process.env.TEST_REDIS_URL;
-	const child = spawn(process.execPath, ['server.js'], {
+	const child = spawn(process.execPath, args, {
 		env: {
 			PATH: process.env.PATH ?? '',
 			PORT: String(port),
+			REALTIME_PORT: String(port),
 			HOST: '127.0.0.1',
 			DATA_DIR: dataDir,
 			BCRYPT_COST: '10',
