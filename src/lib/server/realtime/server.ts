@@ -386,13 +386,21 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
 				return this.error('not_found', error.message, { ...id, ...ref });
 			}
 			if (this.#closing) return;
+			// Another subscribe to the same topic may have got here during the awaits: the last one wins.
+			void this.#unsubscribe(key).catch(onError);
 			const entry: Subscription = { workspaceId, topic: ref, leave: null, cancelled: false };
 			this.subscriptions.set(key, entry);
 			this.reply({ type: 'subscribed', ...id, ...ref });
-			const leave =
-				ref.topic === 'run'
-					? await runHub.follow(ref.runId, ref.afterSeq, this)
-					: await workspaceHub.follow(ref.workspaceId, this);
+			let leave: () => Promise<void>;
+			try {
+				leave =
+					ref.topic === 'run'
+						? await runHub.follow(ref.runId, ref.afterSeq, this)
+						: await workspaceHub.follow(ref.workspaceId, this);
+			} catch (error) {
+				if (this.subscriptions.get(key) === entry) this.subscriptions.delete(key);
+				throw error;
+			}
 			if (entry.cancelled) await leave();
 			else entry.leave = leave;
 		}

@@ -164,8 +164,9 @@ describe('limits', () => {
 			code: 'out_of_memory',
 			message: 'The code used more than 64 MiB of memory.'
 		});
+		// Time enough that only the memory limit can end it, even on a busy machine.
 		const growing = await run('const a = []; for (;;) a.push("x".repeat(1000) + a.length)', {
-			limits: { memoryLimitBytes: 8 * 1024 * 1024 }
+			limits: { memoryLimitBytes: 8 * 1024 * 1024, timeoutMs: 20_000 }
 		});
 		expect(errorOf(growing)).toMatchObject({ code: 'out_of_memory' });
 		expect(await run('return "alive"')).toMatchObject({ ok: true, output: 'alive' });
