@@ -223,6 +223,10 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
 		alive = true;
 		readonly subscriptions = new Map<string, Subscription>();
 		#tokens = limits.messageBurst;
+		/** Per topic, the last message being applied (see #dispatch). */
+		readonly #queues = new Map<string, Promise<void>>();
+		/** Subscribes accepted but not yet applied. */
+		#reserved = 0;
 		#refilledAt = Date.now();
 		#rateLimited = 0;
 		#closing = false;
@@ -340,13 +344,15 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
 				});
 				return;
 			}
-			this.#handle(result.data).catch((error: unknown) => {
-				onError(error);
-				this.error('internal', 'Something went wrong on our side; try again.');
-			});
+			this.#dispatch(result.data);
 		}
 
-		async #handle(message: ClientMessage): Promise<void> {
+		/**
+		 * Messages about one topic take effect one after another, in the order they came (a subscribe
+		 * and the unsubscribe right behind it); different topics proceed side by side. A subscribe
+		 * holds its place under the subscription limit from the moment it arrives.
+		 */
+		#dispatch(message: ClientMessage): void {
 			const id = message.id === undefined ? {} : { id: message.id };
 			if (message.type === 'ping') return this.reply({ type: 'pong', ...id });
 			const ref: Topic =
@@ -357,22 +363,48 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
 							afterSeq: 'afterSeq' in message ? message.afterSeq : 0
 						}
 					: { topic: 'workspace', workspaceId: message.workspaceId };
+			const context = { ...id, ...ref };
 			const key = ref.topic === 'run' ? `run:${ref.runId}` : `workspace:${ref.workspaceId}`;
-			// A second subscribe to the same topic starts over from its cursor (the client lost track).
-			await this.#unsubscribe(key);
-			if (message.type === 'unsubscribe') {
-				return this.reply(
-					ref.topic === 'run'
-						? { type: 'unsubscribed', ...id, topic: 'run', runId: ref.runId }
-						: { type: 'unsubscribed', ...id, topic: 'workspace', workspaceId: ref.workspaceId }
-				);
+			const subscribing = message.type === 'subscribe';
+			if (subscribing) {
+				const held =
+					this.subscriptions.size + this.#reserved - (this.subscriptions.has(key) ? 1 : 0);
+				if (held >= limits.maxSubscriptions)
+					return this.error(
+						'too_many_subscriptions',
+						'Too many subscriptions on this connection.',
+						context
+					);
+				this.#reserved += 1;
 			}
-			if (this.subscriptions.size >= limits.maxSubscriptions) {
-				return this.error('too_many_subscriptions', 'Too many subscriptions on this connection.', {
-					...id,
-					...ref
+			const step = (this.#queues.get(key) ?? Promise.resolve())
+				.then(() =>
+					subscribing ? this.#subscribe(key, ref, id) : this.#unsubscribeTopic(key, ref, id)
+				)
+				.catch((error: unknown) => {
+					onError(error);
+					this.error('internal', 'Something went wrong on our side; try again.', context);
+				})
+				.finally(() => {
+					if (subscribing) this.#reserved -= 1;
+					if (this.#queues.get(key) === step) this.#queues.delete(key);
 				});
-			}
+			this.#queues.set(key, step);
+		}
+
+		async #unsubscribeTopic(key: string, ref: Topic, id: { id?: string }): Promise<void> {
+			await this.#unsubscribe(key);
+			this.reply(
+				ref.topic === 'run'
+					? { type: 'unsubscribed', ...id, topic: 'run', runId: ref.runId }
+					: { type: 'unsubscribed', ...id, topic: 'workspace', workspaceId: ref.workspaceId }
+			);
+		}
+
+		/** Authorizes, answers `subscribed`, replays and joins the live stream. */
+		async #subscribe(key: string, ref: Topic, id: { id?: string }): Promise<void> {
+			// Subscribing again to a topic starts over from the new cursor (the client lost track).
+			await this.#unsubscribe(key);
 			let workspaceId: string;
 			try {
 				if (ref.topic === 'run') {
@@ -386,14 +418,11 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
 				return this.error('not_found', error.message, { ...id, ...ref });
 			}
 			if (this.#closing) return;
-			// Another subscribe to the same topic may have got here during the awaits: the last one wins.
-			void this.#unsubscribe(key).catch(onError);
 			const entry: Subscription = { workspaceId, topic: ref, leave: null, cancelled: false };
 			this.subscriptions.set(key, entry);
 			this.reply({ type: 'subscribed', ...id, ...ref });
-			let leave: () => Promise<void>;
 			try {
-				leave =
+				entry.leave =
 					ref.topic === 'run'
 						? await runHub.follow(ref.runId, ref.afterSeq, this)
 						: await workspaceHub.follow(ref.workspaceId, this);
@@ -401,8 +430,8 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
 				if (this.subscriptions.get(key) === entry) this.subscriptions.delete(key);
 				throw error;
 			}
-			if (entry.cancelled) await leave();
-			else entry.leave = leave;
+			// The socket closed (or access was revoked) during the replay.
+			if (entry.cancelled) await entry.leave();
 		}
 
 		async #unsubscribe(key: string): Promise<void> {
