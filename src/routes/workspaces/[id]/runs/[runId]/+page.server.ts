@@ -7,21 +7,17 @@ import { roleAtLeast } from '$lib/server/policy';
 import { cancelRun, getRunDetail, listRunEvents, rerun } from '$lib/server/services/runs';
 import { getWorkspace } from '$lib/server/services/workspaces';
 import type { Actions, PageServerLoad } from './$types';
+import { summarize } from './live-run';
 
 const rerunFromSchema = z.object({
 	nodeId: z.string({ error: 'Pick a step.' }).min(1, 'Pick a step.').max(64),
 	input: z.string().max(100_000, 'The input is too large.').default('')
 });
 
-/** An event's data on one line, cut short: the steps above show the full values. */
-function summarize(data: Record<string, unknown>): string {
-	if (Object.keys(data).length === 0) return '';
-	const text = JSON.stringify(data);
-	return text.length > 160 ? `${text.slice(0, 159)}…` : text;
-}
-
 export const load: PageServerLoad = async (event) => {
 	const principal = requirePrincipal(event);
+	// The page loads again (`invalidate('app:run')`) when live events change what it shows.
+	event.depends('app:run');
 	const services = event.locals.runtime.services;
 	const { id, runId } = event.params;
 	const [workspace, detail, events] = await Promise.all([
@@ -59,7 +55,6 @@ export const load: PageServerLoad = async (event) => {
 		},
 		canRun: roleAtLeast(detail.role, 'editor'),
 		nodes: (version?.definition.nodes ?? []).map((node) => ({ id: node.id, kind: node.kind })),
-		awaitingApproval: steps.some((step) => step.kind === 'approval' && step.status === 'waiting'),
 		steps: steps.map((step) => ({
 			id: step.id,
 			nodeId: step.nodeId,
