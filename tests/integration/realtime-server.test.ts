@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { z } from 'zod';
 import { closeCodes, type ServerMessage } from '../../src/lib/schemas/realtime.ts';
+import { redactedMark } from '../../src/lib/server/credentials/redact.ts';
 import type { NodeKind } from '../../src/lib/server/engine/kinds/types.ts';
 import { EventLog, lockRun } from '../../src/lib/server/engine/transitions.ts';
 import { publishEvents } from '../../src/lib/server/engine/worker.ts';
@@ -14,6 +15,7 @@ import {
 	type RealtimeServer
 } from '../../src/lib/server/realtime/server.ts';
 import { signOut } from '../../src/lib/server/services/accounts.ts';
+import { decideApproval, listApprovals } from '../../src/lib/server/services/runs.ts';
 import type { ServiceContext } from '../../src/lib/server/services/context.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { createEngineHarness, type EngineHarness } from '../helpers/engine.ts';
@@ -28,15 +30,19 @@ import { meta, principalFor, signUpUser } from '../helpers/services.ts';
 const testDb = useTestDatabase();
 
 // Streams `count` tokens, a few per millisecond, then returns their concatenation.
-const streamerKind: NodeKind<{ count: number }> = {
+// With `secret`, it conceals it (as a step using a credential does) and streams it in small pieces.
+const streamerKind: NodeKind<{ count: number; secret?: string }> = {
 	kind: 'streamer',
 	description: 'Test: streams tokens',
-	configSchema: z.strictObject({ count: z.number().int().min(1) }),
+	configSchema: z.strictObject({ count: z.number().int().min(1), secret: z.string().optional() }),
 	branches: () => 'none',
 	async execute(context, config) {
+		if (config.secret) context.conceal([config.secret]);
+		const tokens = Array.from({ length: config.count }, (_, i) => `t${i} `);
+		if (config.secret) tokens.splice(1, 0, ...(config.secret.match(/.{1,3}/g) ?? []), ' ');
 		let text = '';
-		for (let i = 0; i < config.count; i++) {
-			const token = `t${i} `;
+		for (let i = 0; i < tokens.length; i++) {
+			const token = tokens[i] ?? '';
 			text += token;
 			context.stream(token);
 			if (i % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
@@ -151,6 +157,21 @@ async function append(runId: string, count: number, publishDelayMs: number, byte
 	await sleep(publishDelayMs);
 	await publishEvents(ctx.bus, events);
 	return events.at(-1)?.seq ?? 0;
+}
+
+/** Approves the run's pending approval as the owner. */
+async function approve(runId: string) {
+	const pending = await listApprovals(ctx, engine.owner.principal, engine.workspaceId, 'pending');
+	const approval = pending.find((item) => item.runId === runId);
+	if (!approval) throw new Error('no approval');
+	await decideApproval(
+		ctx,
+		engine.owner.principal,
+		engine.workspaceId,
+		approval.id,
+		{ approved: true, comment: '' },
+		meta
+	);
 }
 
 async function waitingRun() {
@@ -279,19 +300,7 @@ describe('the realtime server', () => {
 		const client = await connect(engine.owner.token);
 		client.send({ type: 'subscribe', topic: 'run', runId: run.id, afterSeq: 0 });
 		await client.until(() => client.events(run.id).some((event) => event.event === 'run.waiting'));
-		const { decideApproval, listApprovals } = await import('../../src/lib/server/services/runs.ts');
-		const [approval] = (
-			await listApprovals(ctx, engine.owner.principal, engine.workspaceId, 'pending')
-		).filter((item) => item.runId === run.id);
-		if (!approval) throw new Error('no approval');
-		await decideApproval(
-			ctx,
-			engine.owner.principal,
-			engine.workspaceId,
-			approval.id,
-			{ approved: true, comment: '' },
-			meta
-		);
+		await approve(run.id);
 		await client.until(() =>
 			client.events(run.id).some((event) => event.event === 'run.succeeded')
 		);
@@ -309,6 +318,42 @@ describe('the realtime server', () => {
 		}
 		// 300 tokens over a few tens of milliseconds: coalesced into far fewer messages.
 		expect(deltas.length).toBeLessThan(300 / 5);
+		client.ws.close();
+	});
+
+	it('scrubs a concealed secret from streamed output, also when it comes in pieces', async () => {
+		const secret = 'sk-live-4f9a2b7c1d8e6f30';
+		const workflowId = await engine.publish({
+			nodes: [
+				{ id: 'start', kind: 'input' },
+				{ id: 'gate', kind: 'approval', config: { title: 'Go?' } },
+				{ id: 'talk', kind: 'streamer', config: { count: 20, secret } }
+			],
+			edges: [
+				{ from: 'start', to: 'gate' },
+				{ from: 'gate', to: 'talk' }
+			]
+		});
+		const run = await engine.start(workflowId, {});
+		await engine.waitFor(run.id, ['waiting']);
+		const client = await connect(engine.owner.token);
+		client.send({ type: 'subscribe', topic: 'run', runId: run.id, afterSeq: 0 });
+		await client.until(() => client.events(run.id).some((event) => event.event === 'run.waiting'));
+		await approve(run.id);
+		await client.until(() =>
+			client.events(run.id).some((event) => event.event === 'run.succeeded')
+		);
+		await sleep(100);
+		const streamed = client.received
+			.filter(
+				(message): message is Extract<ServerMessage, { type: 'delta' }> =>
+					message.type === 'delta' && message.runId === run.id
+			)
+			.map((delta) => delta.text)
+			.join('');
+		const tokens = Array.from({ length: 19 }, (_, i) => `t${i + 1} `).join('');
+		expect(streamed).toBe(`t0 ${redactedMark} ${tokens}`);
+		expect(JSON.stringify(client.received)).not.toContain(secret.slice(0, 9));
 		client.ws.close();
 	});
 

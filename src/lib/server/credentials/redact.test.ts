@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { credentialSecrets } from './apply.ts';
-import { createRedactor, redactedMark } from './redact.ts';
+import { createRedactor, createStreamRedactor, redactedMark } from './redact.ts';
 
 const secret = 'sk-live-4f9a2b7c1d8e6f30';
 
@@ -92,5 +92,33 @@ describe('createRedactor', () => {
 	it('leaves values that are not JSON (dates) as they are', () => {
 		const date = new Date(0);
 		expect(createRedactor([secret])({ at: date }).at).toBe(date);
+	});
+});
+
+describe('createStreamRedactor', () => {
+	const text = `Your key is ${secret}, and again: ${secret}. Done.`;
+
+	it('never lets a secret through, however the text is cut into pieces', () => {
+		for (let size = 1; size <= text.length; size++) {
+			const stream = createStreamRedactor(() => [secret]);
+			const pieces: string[] = [];
+			for (let at = 0; at < text.length; at += size)
+				pieces.push(stream.push(text.slice(at, at + size)));
+			pieces.push(stream.end());
+			const joined = pieces.join('');
+			expect(joined).toBe(createRedactor([secret])(text));
+			// No piece (nor any two neighbours) holds a fragment that spells the secret's start.
+			for (const piece of pieces) expect(piece).not.toContain(secret.slice(0, 8));
+		}
+	});
+
+	it('passes text straight through while nothing is concealed, and picks up secrets added later', () => {
+		const concealed: string[] = [];
+		const stream = createStreamRedactor(() => concealed);
+		expect(stream.push('hello ')).toBe('hello ');
+		concealed.push(secret);
+		const out =
+			stream.push(`${secret.slice(0, 5)}`) + stream.push(`${secret.slice(5)} bye`) + stream.end();
+		expect(out).toBe(`${redactedMark} bye`);
 	});
 });

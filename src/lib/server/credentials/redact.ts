@@ -52,13 +52,19 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * JSON-escaped and base64 (or base64url) encoded, also inside longer encoded data. It takes a string
  * or a JSON value, whose strings (keys included) it redacts at any depth; it returns a copy.
  */
-export function createRedactor(secrets: readonly string[]): <T>(value: T) => T {
+/** Every spelling of the secrets, longest first, and a text redactor for them. */
+function spellings(secrets: readonly string[]) {
 	const forms = [...new Set(secrets.filter((secret) => secret !== '').flatMap(formsOf))];
-	if (forms.length === 0) return (value) => value;
 	// Longest first, so a longer spelling is replaced whole rather than around a shorter one.
 	forms.sort((a, b) => b.length - a.length);
-	const pattern = new RegExp(forms.map(escapeRegExp).join('|'), 'g');
-	const redactText = (text: string) => text.replace(pattern, redactedMark);
+	const pattern = forms.length === 0 ? null : new RegExp(forms.map(escapeRegExp).join('|'), 'g');
+	const redactText = (text: string) => (pattern ? text.replace(pattern, redactedMark) : text);
+	return { forms, redactText };
+}
+
+export function createRedactor(secrets: readonly string[]): <T>(value: T) => T {
+	const { forms, redactText } = spellings(secrets);
+	if (forms.length === 0) return (value) => value;
 	const redact = (value: unknown): unknown => {
 		if (typeof value === 'string') return redactText(value);
 		if (Array.isArray(value)) return value.map(redact);
@@ -69,4 +75,56 @@ export function createRedactor(secrets: readonly string[]): <T>(value: T) => T {
 		return value;
 	};
 	return <T>(value: T) => redact(value) as T;
+}
+
+/**
+ * Redacts text that arrives in pieces (streamed model output), where a secret may be split across
+ * two pieces. `push` returns what is safe to pass on now: everything but a tail that could still be
+ * the start of a secret, and never a cut through one. `end` returns the rest. The secrets are read
+ * on every call, since a step may conceal more of them as it goes.
+ */
+export function createStreamRedactor(secrets: () => readonly string[]) {
+	let pending = '';
+	let known: readonly string[] = [];
+	let current = spellings([]);
+	const refresh = () => {
+		const now = secrets();
+		if (now.length !== known.length) {
+			known = [...now];
+			current = spellings(known);
+		}
+		return current;
+	};
+	return {
+		push(text: string): string {
+			pending += text;
+			const { forms, redactText } = refresh();
+			if (forms.length === 0) {
+				const out = pending;
+				pending = '';
+				return out;
+			}
+			const longest = forms[0]?.length ?? 0;
+			// Hold back what could be an unfinished spelling, then any spelling the cut goes through.
+			let cut = Math.max(0, pending.length - (longest - 1));
+			for (let moved = true; moved && cut > 0;) {
+				moved = false;
+				for (const form of forms) {
+					const at = pending.indexOf(form, Math.max(0, cut - form.length + 1));
+					if (at !== -1 && at < cut) {
+						cut = at;
+						moved = true;
+					}
+				}
+			}
+			const out = redactText(pending.slice(0, cut));
+			pending = pending.slice(cut);
+			return out;
+		},
+		end(): string {
+			const out = refresh().redactText(pending);
+			pending = '';
+			return out;
+		}
+	};
 }

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/index.ts';
-import { createRedactor } from '../credentials/redact.ts';
+import { createRedactor, createStreamRedactor } from '../credentials/redact.ts';
 import type { DeltaPublisher } from '../realtime/deltas.ts';
 import { rows } from '../db/migrate.ts';
 import { succeededOutputs, type ClaimedStep } from '../db/run-queue.ts';
@@ -119,6 +119,9 @@ export async function executeStep(
 	const concealed: string[] = [];
 	const scrub = (result: ExecutionResult) =>
 		concealed.length === 0 ? result : createRedactor(concealed)(result);
+	// Streamed output is scrubbed too, also of a secret split across two pieces.
+	const streamed = createStreamRedactor(() => concealed);
+	const streamTarget = { runId: step.runId, stepId: step.id, nodeId: step.nodeId };
 	try {
 		const aborted = new Promise<never>((_, reject) => {
 			controller.signal.addEventListener('abort', () => reject(controller.signal.reason), {
@@ -141,11 +144,7 @@ export async function executeStep(
 					now: deps.now,
 					lookup: createLookup(deps.db, step),
 					conceal: (secrets) => void concealed.push(...secrets),
-					stream: (text) =>
-						deps.deltas?.push(
-							{ runId: step.runId, stepId: step.id, nodeId: step.nodeId },
-							concealed.length === 0 ? text : createRedactor(concealed)(text)
-						)
+					stream: (text) => deps.deltas?.push(streamTarget, streamed.push(text))
 				},
 				parsed.data
 			),
@@ -163,6 +162,7 @@ export async function executeStep(
 	} finally {
 		clearTimeout(timer);
 		signal.removeEventListener('abort', abort);
+		deps.deltas?.push(streamTarget, streamed.end());
 		deps.deltas?.end(step.id);
 	}
 }
