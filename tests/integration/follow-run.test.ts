@@ -48,10 +48,14 @@ describe('following a run', () => {
 		let done = false;
 		const writer = async (seed: number) => {
 			for (let i = 0; i < writes / 2; i++) {
-				written = Math.max(
-					written,
-					await append(run.id, engine.workspaceId, 1 + ((i + seed) % 3), (i * 7 + seed) % 4)
+				// Read `written` after the await: the other writer may have moved it meanwhile.
+				const seq = await append(
+					run.id,
+					engine.workspaceId,
+					1 + ((i + seed) % 3),
+					(i * 7 + seed) % 4
 				);
+				written = Math.max(written, seq);
 			}
 		};
 		const writing = Promise.all([writer(0), writer(1)]).then(() => (done = true));

@@ -231,8 +231,11 @@ describe('the realtime server', () => {
 		for (let i = 0; i < 12; i++) last = await append(run.id, 100, 0);
 		let done = false;
 		const writer = async (seed: number) => {
-			for (let i = 0; i < 40; i++)
-				last = Math.max(last, await append(run.id, 1 + ((i + seed) % 3), ((i * 7 + seed) % 4) * 5));
+			for (let i = 0; i < 40; i++) {
+				// Read `last` after the await: the other writer may have moved it meanwhile.
+				const seq = await append(run.id, 1 + ((i + seed) % 3), ((i * 7 + seed) % 4) * 5);
+				last = Math.max(last, seq);
+			}
 		};
 		const writing = Promise.all([writer(0), writer(1)]).then(() => (done = true));
 		const clients: { afterSeq: number; client: Awaited<ReturnType<typeof connect>> }[] = [];

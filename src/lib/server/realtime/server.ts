@@ -25,6 +25,9 @@ import { RunHub, WorkspaceHub, type FrameSink } from './hub.ts';
 
 export const realtimePath = '/ws';
 
+/** Frames held back to share one write per socket (see Connection.send). */
+const corkBytes = 64 * 1024;
+
 export interface RealtimeLimits {
 	/** Largest client message (bytes); larger closes the socket with 1009. */
 	maxPayload: number;
@@ -79,6 +82,12 @@ interface Subscription {
 	leave: (() => Promise<void>) | null;
 	/** Unsubscribed (or replaced) while still joining. */
 	cancelled: boolean;
+}
+
+/** Answers shared by the connections checked in one go. */
+interface RevalidationChecks {
+	principals: Map<string, Promise<Principal | null>>;
+	memberships: Map<string, Promise<boolean>>;
 }
 
 type Rejection = { status: number; title: string; detail: string };
@@ -227,6 +236,8 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
 		readonly #queues = new Map<string, Promise<void>>();
 		/** Subscribes accepted but not yet applied. */
 		#reserved = 0;
+		/** Bytes sent since the socket was corked in this turn; null when it is not. */
+		#corked: number | null = null;
 		#refilledAt = Date.now();
 		#rateLimited = 0;
 		#closing = false;
@@ -249,11 +260,26 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
 
 		send(frame: Buffer): void {
 			if (this.#closing || this.ws.readyState !== this.ws.OPEN) return;
-			if (this.ws.bufferedAmount + frame.length > limits.maxBufferedBytes) {
+			// Frames sent in one turn of the event loop (a commit's events) leave in one write, up to
+			// corkBytes; what waits for that write is not the client's backlog.
+			if (this.#corked !== null && this.#corked + frame.length > corkBytes) this.#uncork();
+			if (this.ws.bufferedAmount - (this.#corked ?? 0) + frame.length > limits.maxBufferedBytes) {
 				this.close(closeCodes.slowConsumer, 'slow consumer: reconnect and resume');
 				return;
 			}
+			if (this.#corked === null) {
+				this.#corked = 0;
+				this.socket.cork();
+				setImmediate(() => this.#uncork());
+			}
+			this.#corked += frame.length;
 			this.ws.send(frame, { binary: false });
+		}
+
+		#uncork(): void {
+			if (this.#corked === null) return;
+			this.#corked = null;
+			this.socket.uncork();
 		}
 
 		/** Waits until the socket drained below half its buffer (replays send page by page). */
@@ -442,18 +468,34 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
 			await entry.leave?.();
 		}
 
-		/** Checks the credential and every subscription's workspace again. */
-		async revalidate(): Promise<void> {
+		/** When the periodic check comes round to this connection again (spread, not all at once). */
+		dueAt = Date.now() + limits.revalidateMs * (0.5 + Math.random());
+
+		/**
+		 * Checks the credential and every subscription's workspace again. `checks` shares the answers
+		 * among the connections checked together (one query per session and per membership).
+		 */
+		async revalidate(checks: RevalidationChecks): Promise<void> {
 			if (this.#closing) return;
-			const principal = await principalForCredential(services, this.credential);
+			this.dueAt = Date.now() + limits.revalidateMs;
+			const credentialKey =
+				this.credential.kind === 'session'
+					? `session:${this.credential.sessionId}`
+					: `token:${this.credential.tokenId}`;
+			let principalCheck = checks.principals.get(credentialKey);
+			if (!principalCheck) {
+				principalCheck = principalForCredential(services, this.credential);
+				checks.principals.set(credentialKey, principalCheck);
+			}
+			const principal = await principalCheck;
 			if (principal === null) {
 				this.close(closeCodes.unauthorized, 'signed out');
 				return;
 			}
 			this.principal = principal;
-			const verdicts = new Map<string, Promise<boolean>>();
 			for (const [key, entry] of this.subscriptions) {
-				let allowed = verdicts.get(entry.workspaceId);
+				const verdictKey = `${credentialKey}:${entry.workspaceId}`;
+				let allowed = checks.memberships.get(verdictKey);
 				if (!allowed) {
 					allowed = authorizeWorkspaceFeed(services, principal, entry.workspaceId).then(
 						() => true,
@@ -462,7 +504,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
 							throw error;
 						}
 					);
-					verdicts.set(entry.workspaceId, allowed);
+					checks.memberships.set(verdictKey, allowed);
 				}
 				if (await allowed) continue;
 				await this.#unsubscribe(key);
@@ -490,16 +532,31 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
 	}, limits.heartbeatMs);
 	heartbeat.unref();
 
-	const revalidateAll = (list: Iterable<Connection>) =>
-		Promise.all([...list].map((connection) => connection.revalidate().catch(onError)));
-	const revalidation = setInterval(() => void revalidateAll(connections), limits.revalidateMs);
+	const revalidate = (list: Iterable<Connection>) => {
+		const checks: RevalidationChecks = { principals: new Map(), memberships: new Map() };
+		return Promise.all([...list].map((connection) => connection.revalidate(checks).catch(onError)));
+	};
+	// Each connection is checked about every revalidateMs, at its own moment: a sweep of thousands
+	// of connections at once would stall everyone's events.
+	let sweeping = false;
+	const revalidation = setInterval(
+		() => {
+			if (sweeping) return;
+			const now = Date.now();
+			const due = [...connections].filter((connection) => connection.dueAt <= now);
+			if (due.length === 0) return;
+			sweeping = true;
+			void revalidate(due).finally(() => (sweeping = false));
+		},
+		Math.min(1_000, limits.revalidateMs)
+	);
 	revalidation.unref();
 
 	const accessSubscription = services.bus
 		.subscribe(accessChangedChannel, (message) => {
 			const userId = (message as AccessChanged | null)?.userId;
 			const affected = typeof userId === 'string' ? byUser.get(userId) : undefined;
-			if (affected) void revalidateAll(affected);
+			if (affected) void revalidate(affected);
 		})
 		.catch((error: unknown) => {
 			onError(error);
