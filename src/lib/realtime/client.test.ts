@@ -218,6 +218,28 @@ describe('RealtimeClient', () => {
 		expect(states.at(-1)).toEqual({ status: 'unauthorized', retryInMs: null });
 	});
 
+	it('stops as unauthorized when refused and no longer signed in, keeps trying while signed in', async () => {
+		let signedIn = true;
+		const checks: boolean[] = [];
+		const { server, client } = await setup(
+			{
+				checkSignedIn: async () => {
+					checks.push(signedIn);
+					return signedIn;
+				}
+			},
+			{ accept: () => false }
+		);
+		await until(() => expect(checks.length).toBeGreaterThanOrEqual(3));
+		expect(client.state.status).not.toBe('unauthorized');
+		signedIn = false;
+		await until(() => expect(client.state.status).toBe('unauthorized'));
+		const attempts = checks.length;
+		await sleep(200); // many times the 10-40 ms backoff
+		expect(checks.length).toBe(attempts);
+		expect(server.peers).toHaveLength(0);
+	});
+
 	it('ignores and reports messages that break the protocol', async () => {
 		const { server, client, problems } = await setup();
 		const runId = randomUUID();
@@ -268,6 +290,22 @@ describe('RealtimeClient', () => {
 		expect(sent(server.peers[1], 'subscribe')).toEqual([
 			{ type: 'subscribe', topic: 'run', runId: kept, afterSeq: 1 }
 		]);
+	});
+
+	it('starts over after an internal error, keeping the subscription and its place', async () => {
+		const { server, client } = await setup();
+		const runId = randomUUID();
+		const errors: string[] = [];
+		client.subscribeRun(runId, { onEvent: () => {}, onError: (error) => errors.push(error.code) });
+		await until(() => expect(sent(server.peers[0], 'subscribe')).toHaveLength(1));
+		peer(server, 0).send(runEvent(runId, 1));
+		peer(server, 0).send({ type: 'error', code: 'internal', message: 'Try again.', runId });
+		await until(() =>
+			expect(sent(server.peers[1], 'subscribe')).toEqual([
+				{ type: 'subscribe', topic: 'run', runId, afterSeq: 1 }
+			])
+		);
+		expect(errors).toEqual([]);
 	});
 
 	it('ends a subscription the server refuses, without renewing it', async () => {

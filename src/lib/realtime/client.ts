@@ -47,6 +47,11 @@ export interface RealtimeClientOptions {
 	pongTimeoutMs?: number;
 	/** Malformed messages and server errors that belong to no subscription (they are ignored). */
 	onProblem?: (problem: string, detail: unknown) => void;
+	/**
+	 * Asked after an attempt that never opened: a browser cannot see why an upgrade was refused, so
+	 * a signed-out page would otherwise retry forever. Answering false ends in `unauthorized`.
+	 */
+	checkSignedIn?: () => Promise<boolean>;
 }
 
 export interface SubscriptionError {
@@ -100,6 +105,7 @@ export class RealtimeClient {
 	readonly #pingIntervalMs: number;
 	readonly #pongTimeoutMs: number;
 	readonly #onProblem: (problem: string, detail: unknown) => void;
+	readonly #checkSignedIn: (() => Promise<boolean>) | undefined;
 	readonly #subscriptions = new Map<string, Subscription>();
 	readonly #listeners = new Set<(state: ConnectionState) => void>();
 	#state: ConnectionState = { status: 'connecting', retryInMs: null };
@@ -118,6 +124,7 @@ export class RealtimeClient {
 		this.#stableAfterMs = options.stableAfterMs ?? 10_000;
 		this.#pingIntervalMs = options.pingIntervalMs ?? 25_000;
 		this.#pongTimeoutMs = options.pongTimeoutMs ?? 10_000;
+		this.#checkSignedIn = options.checkSignedIn;
 		this.#onProblem =
 			options.onProblem ?? ((problem, detail) => console.warn(`realtime: ${problem}`, detail));
 		this.#connect();
@@ -224,12 +231,15 @@ export class RealtimeClient {
 	}
 
 	#dropped(code: number | undefined): void {
-		const openedFor = this.#openedAt === null ? 0 : Date.now() - this.#openedAt;
+		const neverOpened = this.#openedAt === null;
+		const openedFor = neverOpened ? 0 : Date.now() - (this.#openedAt ?? 0);
 		this.#openedAt = null;
 		this.#disconnect();
-		if (code === closeCodes.unauthorized) {
-			this.#setState({ status: 'unauthorized', retryInMs: null });
-			return;
+		if (code === closeCodes.unauthorized) return this.#unauthorized();
+		if (neverOpened && this.#checkSignedIn) {
+			this.#checkSignedIn().then((signedIn) => {
+				if (!signedIn && this.#state.status === 'reconnecting') this.#unauthorized();
+			}, ignore);
 		}
 		if (openedFor >= this.#stableAfterMs) this.#failures = 0;
 		// Told to slow down: wait as long as the backoff ever does.
@@ -242,6 +252,11 @@ export class RealtimeClient {
 		const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 		this.#retryTimer = setTimeout(() => this.#connect(), delay);
 		this.#setState({ status: 'reconnecting', retryInMs: delay });
+	}
+
+	#unauthorized(): void {
+		clearTimeout(this.#retryTimer);
+		this.#setState({ status: 'unauthorized', retryInMs: null });
 	}
 
 	/** After a quiet `pingIntervalMs`, pings; without an answer `pongTimeoutMs` later, reconnects. */
@@ -297,6 +312,11 @@ export class RealtimeClient {
 			: message.workspaceId
 				? { workspaceId: message.workspaceId }
 				: null;
+		// The server failed at something: start over (with backoff), subscribing again to everything.
+		if (message.code === 'internal') {
+			this.#onProblem('server error internal', message);
+			return this.#dropped(undefined);
+		}
 		const subscription = topic && this.#subscriptions.get(keyOf(topic));
 		if (subscription) {
 			// Errors naming a topic mean the server has no subscription to it (any more).
@@ -305,7 +325,5 @@ export class RealtimeClient {
 			return;
 		}
 		this.#onProblem(`server error ${message.code}`, message);
-		// Some request failed on the server, and it does not say which: start over (with backoff).
-		if (message.code === 'internal') this.#dropped(undefined);
 	}
 }
