@@ -75,7 +75,8 @@ beforeAll(async () => {
 			throw error;
 		});
 	}
-	({ realtime, server, origin } = await startServer());
+	// One user opens many sockets here; the per-user cap is tested in tests/security/realtime.test.ts.
+	({ realtime, server, origin } = await startServer({ maxConnectionsPerUser: 1_000 }));
 	await engine.startWorker({ pollMs: 100 });
 });
 
