@@ -403,16 +403,24 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
 					);
 				this.#reserved += 1;
 			}
+			// The reservation ends when the subscription takes its place (or does not happen).
+			let reserved = subscribing;
+			const release = () => {
+				if (reserved) this.#reserved -= 1;
+				reserved = false;
+			};
 			const step = (this.#queues.get(key) ?? Promise.resolve())
 				.then(() =>
-					subscribing ? this.#subscribe(key, ref, id) : this.#unsubscribeTopic(key, ref, id)
+					subscribing
+						? this.#subscribe(key, ref, id, release)
+						: this.#unsubscribeTopic(key, ref, id)
 				)
 				.catch((error: unknown) => {
 					onError(error);
 					this.error('internal', 'Something went wrong on our side; try again.', context);
 				})
 				.finally(() => {
-					if (subscribing) this.#reserved -= 1;
+					release();
 					if (this.#queues.get(key) === step) this.#queues.delete(key);
 				});
 			this.#queues.set(key, step);
@@ -428,7 +436,12 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
 		}
 
 		/** Authorizes, answers `subscribed`, replays and joins the live stream. */
-		async #subscribe(key: string, ref: Topic, id: { id?: string }): Promise<void> {
+		async #subscribe(
+			key: string,
+			ref: Topic,
+			id: { id?: string },
+			release: () => void
+		): Promise<void> {
 			// Subscribing again to a topic starts over from the new cursor (the client lost track).
 			await this.#unsubscribe(key);
 			let workspaceId: string;
@@ -446,6 +459,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
 			if (this.#closing) return;
 			const entry: Subscription = { workspaceId, topic: ref, leave: null, cancelled: false };
 			this.subscriptions.set(key, entry);
+			release();
 			this.reply({ type: 'subscribed', ...id, ...ref });
 			try {
 				entry.leave =
