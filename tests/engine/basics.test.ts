@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import type { StepOutcome } from '../../src/lib/server/engine/kinds/types.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { createEngineHarness, type EngineHarness } from '../helpers/engine.ts';
 
@@ -39,5 +41,36 @@ describe('a linear workflow', () => {
 		expect(events[0]).toBe('run.queued');
 		expect(events.at(-1)).toBe('run.succeeded');
 		expect(events.filter((type) => type === 'step.succeeded')).toHaveLength(4);
+	});
+});
+
+describe('a node kind that misbehaves', () => {
+	it('fails its step with invalid_outcome instead of leaving the run stuck', async () => {
+		const broken = {
+			kind: 'broken',
+			description: 'Returns something that is not an outcome',
+			configSchema: z.strictObject({}),
+			branches: () => 'none' as const,
+			execute: async () => ({ output: 'no type' }) as unknown as StepOutcome
+		};
+		// Only a worker that knows the kind may claim its step (they share the database).
+		await engine.stopWorkers();
+		const harness = await createEngineHarness(testDb.database, [broken]);
+		await harness.startWorker();
+		try {
+			const workflowId = await harness.publish({
+				nodes: [
+					{ id: 'start', kind: 'input' },
+					{ id: 'odd', kind: 'broken' }
+				],
+				edges: [{ from: 'start', to: 'odd' }]
+			});
+			const run = await harness.start(workflowId, {});
+			const finished = await harness.waitFor(run.id);
+			expect(finished.status).toBe('failed');
+			expect((await harness.steps(run.id)).odd?.error).toMatchObject({ code: 'invalid_outcome' });
+		} finally {
+			await harness.stopWorkers();
+		}
 	});
 });

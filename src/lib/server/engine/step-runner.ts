@@ -150,6 +150,18 @@ export async function executeStep(
 			),
 			aborted
 		]);
+		// Kinds are typed, but one built outside this codebase could return anything: a step must
+		// still end, not leave its run stuck.
+		if (outcome?.type !== 'succeeded' && outcome?.type !== 'wait') {
+			return {
+				input,
+				result: failure(
+					'invalid_outcome',
+					`Node kind "${node.kind}" returned no valid outcome.`,
+					false
+				)
+			};
+		}
 		return { input, result: scrub(outcome) };
 	} catch (error) {
 		if (error instanceof StepFailure) {
