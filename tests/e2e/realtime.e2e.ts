@@ -77,3 +77,32 @@ test('the run page follows a run live, without reloading', async ({ page, contex
 	expect(await page.evaluate(() => Reflect.get(window, 'liveMarker'))).toBe('still here');
 	expect(navigations).toBe(0);
 });
+
+test('the run list shows a run started elsewhere, without reloading', async ({ page, context }) => {
+	await signInAsOwner(page);
+	await page.getByRole('link', { name: 'Members' }).click();
+	await page.getByRole('navigation', { name: 'Workspace' }).getByText('Runs').click();
+	await expect(page.getByRole('heading', { name: 'Runs', level: 1 })).toBeVisible();
+	const rows = page.getByRole('row').filter({ hasText: 'Live doorman' });
+	const before = await rows.count();
+	await page.evaluate(() => Object.assign(window, { liveMarker: 'still here' }));
+
+	// Another tab starts a run of the workflow the first test made.
+	const other = await context.newPage();
+	await other.goto(page.url().replace(/\/runs.*$/, '/workflows'));
+	await other.getByRole('link', { name: 'Live doorman' }).click();
+	await other.getByLabel('Input (JSON)').fill(JSON.stringify({ name: 'Grace' }));
+	await other.getByRole('button', { name: 'Start run' }).click();
+	await expect(other).toHaveURL(/\/runs\/[0-9a-f-]{36}$/);
+
+	await expect(rows).toHaveCount(before + 1);
+	await expect(rows.first()).toContainText('waiting');
+	await page.screenshot({ path: `${shots}/realtime-runs.png`, fullPage: true });
+
+	// Cancelled over there (leaving nothing waiting for the flows after this one): the list follows.
+	await other.getByRole('button', { name: 'Cancel run' }).click();
+	await expect(other.locator('main > header')).toContainText('cancelled');
+	await other.close();
+	await expect(rows.first()).toContainText('cancelled');
+	expect(await page.evaluate(() => Reflect.get(window, 'liveMarker'))).toBe('still here');
+});

@@ -327,3 +327,14 @@ export class RealtimeClient {
 		this.#onProblem(`server error ${message.code}`, message);
 	}
 }
+
+/**
+ * The client a page of this app uses: `/ws` on the page's origin (the session cookie signs it in),
+ * asking `/api/v1/me` whether it is still signed in when a connection is refused.
+ */
+export function pageClient(): RealtimeClient {
+	return new RealtimeClient({
+		url: realtimeUrl(location),
+		checkSignedIn: async () => (await fetch('/api/v1/me')).status !== 401
+	});
+}

@@ -22,6 +22,8 @@ function isRunStatus(value: string): value is RunStatus {
 
 export const load: PageServerLoad = async (event) => {
 	const principal = requirePrincipal(event);
+	// The page loads again (`invalidate('app:runs')`) when the workspace's run feed says so.
+	event.depends('app:runs');
 	const services = event.locals.runtime.services;
 	const id = event.params.id;
 	const query = event.url.searchParams;

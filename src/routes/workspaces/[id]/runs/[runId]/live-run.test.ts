@@ -1,13 +1,6 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { StepStatus } from '$lib/schemas/workflow';
-import {
-	appendDelta,
-	applyEvents,
-	createReloader,
-	reloadsPage,
-	summarize,
-	type LiveEvent
-} from './live-run';
+import { appendDelta, applyEvents, reloadsPage, summarize, type LiveEvent } from './live-run';
 
 const event = (seq: number, type: string, stepId: string | null = null): LiveEvent => ({
 	seq,
@@ -80,25 +73,6 @@ describe('appendDelta', () => {
 		expect(appendDelta(stream, delta(3, 'lo, you'))).toEqual({ text: 'Hello, you', end: 10 });
 		expect(appendDelta(stream, delta(9, 'world'))).toEqual({ text: 'Hello…world', end: 14 });
 		expect(appendDelta(undefined, delta(7, 'late'))).toEqual({ text: '…late', end: 11 });
-	});
-});
-
-describe('createReloader', () => {
-	it('reloads at once, then once more for every request made meanwhile', async () => {
-		const finishers: (() => void)[] = [];
-		const reload = vi.fn(() => new Promise<void>((resolve) => finishers.push(resolve)));
-		const reloader = createReloader(reload, 0);
-		reloader.request();
-		reloader.request();
-		reloader.request();
-		expect(reload).toHaveBeenCalledTimes(1);
-		finishers.shift()?.();
-		await vi.waitFor(() => expect(reload).toHaveBeenCalledTimes(2));
-		finishers.shift()?.();
-		reloader.stop();
-		reloader.request();
-		await new Promise((resolve) => setTimeout(resolve, 20));
-		expect(reload).toHaveBeenCalledTimes(2);
 	});
 });
 
