@@ -92,14 +92,10 @@ async function main() {
 			onClosed: () => runtime.close()
 		}
 	);
-	// WebSocket upgrades: `/ws` goes to the realtime server; anything else is refused.
+	// WebSocket upgrades: the realtime server serves `/ws` and refuses any other path.
 	server.on('upgrade', (req, socket, head) => {
 		if (deriveProtocol) stampProtocol(req);
-		if (new URL(req.url ?? '/', 'http://localhost').pathname === '/ws') {
-			runtime.realtime.handleUpgrade(req, socket, head);
-		} else {
-			socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-		}
+		runtime.realtime.handleUpgrade(req, socket, head);
 	});
 
 	/** @param {NodeJS.Signals} signal */

@@ -30,10 +30,7 @@ import { createRedisBus } from '../src/lib/server/realtime/redis-bus.ts';
 import { defaultLimits, realtimePath } from '../src/lib/server/realtime/server.ts';
 import { closeCodes } from '../src/lib/schemas/realtime.ts';
 import { sessionCookieName } from '../src/lib/server/auth/session.ts';
-import { startWorkflowRun } from '../src/lib/server/services/runs.ts';
-import { createWorkflow, saveVersion } from '../src/lib/server/services/workflows.ts';
-import { listMyWorkspaces } from '../src/lib/server/services/workspaces.ts';
-import { createClock, createTestServices, meta, signUpUser } from '../tests/helpers/services.ts';
+import { createEngineHarness } from '../tests/helpers/engine.ts';
 import {
 	channelTo,
 	wallClock,
@@ -92,36 +89,15 @@ try {
 	database = await openDatabase({ url: databaseUrl, maxConnections: 4 });
 	await migrateDatabase(database);
 	const db = database.db;
-	// A clock fixed at the bench's start: the server child checks the session against the real one.
-	const ctx = createTestServices(database, createClock(new Date()));
-	const owner = await signUpUser(ctx, { name: 'Bench' });
-	const [workspace] = await listMyWorkspaces(ctx, owner.principal);
-	if (!workspace) throw new Error('no workspace');
-	const workspaceId = workspace.id;
-	const workflow = await createWorkflow(
-		ctx,
-		owner.principal,
-		workspaceId,
-		{ name: 'Realtime bench', description: '' },
-		meta
-	);
-	const definition = { nodes: [{ id: 'start', kind: 'input' }], edges: [] };
-	await saveVersion(
-		ctx,
-		owner.principal,
-		workspaceId,
-		workflow.id,
-		{ definition, note: '', publish: true },
-		meta
+	// The real clock: the server child checks the session against it.
+	const engine = await createEngineHarness(database, [], { now: () => new Date() });
+	const { owner, workspaceId } = engine;
+	const workflowId = await engine.publish(
+		{ nodes: [{ id: 'start', kind: 'input' }], edges: [] },
+		'Realtime bench'
 	);
 	// No worker runs, so the run stays queued: only the bench writes its events.
-	const { run } = await startWorkflowRun(
-		ctx,
-		owner.principal,
-		workspaceId,
-		{ workflowId: workflow.id, input: {} },
-		meta
-	);
+	const run = await engine.start(workflowId, {});
 	const runBus = await createRedisBus(redisUrl, (error) => console.error(error));
 	bus = runBus;
 

@@ -1,4 +1,5 @@
 import type { Plugin } from 'vite';
+import { isRealtimeRequest } from '../src/lib/server/realtime/path.ts';
 import type { Runtime } from '../src/lib/server/runtime.ts';
 
 /**
@@ -12,7 +13,7 @@ export function realtimeDevServer(): Plugin {
 		apply: 'serve',
 		configureServer(server) {
 			server.httpServer?.on('upgrade', (request, socket, head) => {
-				if (new URL(request.url ?? '/', 'http://localhost').pathname !== '/ws') return;
+				if (!isRealtimeRequest(request)) return;
 				runtimeOf()
 					.then(async (runtime) => {
 						if (runtime) return runtime;

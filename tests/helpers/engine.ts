@@ -19,7 +19,7 @@ import { createTestServices, meta, signUpUser } from './services.ts';
 export async function createEngineHarness(
 	database: Database,
 	extraKinds: AnyNodeKind[] = [],
-	overrides: Partial<Pick<ServiceContext, 'logger'>> = {}
+	overrides: Partial<Pick<ServiceContext, 'logger' | 'now'>> = {}
 ) {
 	const ctx = {
 		...createTestServices(database),

@@ -287,12 +287,16 @@ describe('the realtime server', () => {
 		client.ws.close();
 	});
 
-	it('streams a step’s output as coalesced deltas that add up to the whole text', async () => {
+	/**
+	 * Follows a run from before its `talk` step (a streamer with `config`) starts, to its end: the
+	 * deltas it received (live only), and everything else.
+	 */
+	async function streamedRun(config: { count: number; secret?: string }) {
 		const workflowId = await engine.publish({
 			nodes: [
 				{ id: 'start', kind: 'input' },
 				{ id: 'gate', kind: 'approval', config: { title: 'Start streaming?' } },
-				{ id: 'talk', kind: 'streamer', config: { count: 300 } }
+				{ id: 'talk', kind: 'streamer', config }
 			],
 			edges: [
 				{ from: 'start', to: 'gate' },
@@ -309,9 +313,16 @@ describe('the realtime server', () => {
 			client.events(run.id).some((event) => event.event === 'run.succeeded')
 		);
 		await sleep(100);
+		client.ws.close();
 		const deltas = client.received.filter(
-			(message): message is Extract<ServerMessage, { type: 'delta' }> => message.type === 'delta'
+			(message): message is Extract<ServerMessage, { type: 'delta' }> =>
+				message.type === 'delta' && message.runId === run.id
 		);
+		return { deltas, received: client.received };
+	}
+
+	it('streams a step’s output as coalesced deltas that add up to the whole text', async () => {
+		const { deltas } = await streamedRun({ count: 300 });
 		const expected = Array.from({ length: 300 }, (_, i) => `t${i} `).join('');
 		const sorted = deltas.sort((a, b) => a.offset - b.offset);
 		expect(sorted.map((delta) => delta.text).join('')).toBe(expected);
@@ -322,43 +333,15 @@ describe('the realtime server', () => {
 		}
 		// 300 tokens over a few tens of milliseconds: coalesced into far fewer messages.
 		expect(deltas.length).toBeLessThan(300 / 5);
-		client.ws.close();
 	});
 
 	it('scrubs a concealed secret from streamed output, also when it comes in pieces', async () => {
 		const secret = 'sk-live-4f9a2b7c1d8e6f30';
-		const workflowId = await engine.publish({
-			nodes: [
-				{ id: 'start', kind: 'input' },
-				{ id: 'gate', kind: 'approval', config: { title: 'Go?' } },
-				{ id: 'talk', kind: 'streamer', config: { count: 20, secret } }
-			],
-			edges: [
-				{ from: 'start', to: 'gate' },
-				{ from: 'gate', to: 'talk' }
-			]
-		});
-		const run = await engine.start(workflowId, {});
-		await engine.waitFor(run.id, ['waiting']);
-		const client = await connect(engine.owner.token);
-		client.send({ type: 'subscribe', topic: 'run', runId: run.id, afterSeq: 0 });
-		await client.until(() => client.events(run.id).some((event) => event.event === 'run.waiting'));
-		await approve(run.id);
-		await client.until(() =>
-			client.events(run.id).some((event) => event.event === 'run.succeeded')
-		);
-		await sleep(100);
-		const streamed = client.received
-			.filter(
-				(message): message is Extract<ServerMessage, { type: 'delta' }> =>
-					message.type === 'delta' && message.runId === run.id
-			)
-			.map((delta) => delta.text)
-			.join('');
+		const { deltas, received } = await streamedRun({ count: 20, secret });
+		const streamed = deltas.map((delta) => delta.text).join('');
 		const tokens = Array.from({ length: 19 }, (_, i) => `t${i + 1} `).join('');
 		expect(streamed).toBe(`t0 ${redactedMark} ${tokens}`);
-		expect(JSON.stringify(client.received)).not.toContain(secret.slice(0, 9));
-		client.ws.close();
+		expect(JSON.stringify(received)).not.toContain(secret.slice(0, 9));
 	});
 
 	it('disconnects a client that stops reading (4008) instead of buffering for it', async () => {

@@ -6,7 +6,7 @@ import { loadConfig } from './platform/config.ts';
 import { deriveKey } from './platform/crypto.ts';
 import { createLogger } from './platform/logger.ts';
 import { openEventBus } from './realtime/open-bus.ts';
-import { createRealtimeServer, realtimePath } from './realtime/server.ts';
+import { createRealtimeServer } from './realtime/server.ts';
 
 /**
  * The realtime sidecar (`npm run realtime`): only `/ws`, on REALTIME_PORT, for deployments that
@@ -73,13 +73,7 @@ export async function runRealtimeProcess(): Promise<void> {
 			}
 		}
 	);
-	server.on('upgrade', (request, socket, head) => {
-		if (new URL(request.url ?? '/', 'http://localhost').pathname === realtimePath) {
-			realtime.handleUpgrade(request, socket, head);
-		} else {
-			socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-		}
-	});
+	server.on('upgrade', (request, socket, head) => realtime.handleUpgrade(request, socket, head));
 	const stop = (signal: string) => {
 		logger.info({ signal }, 'realtime stopping');
 		shutdown().then(

@@ -21,6 +21,18 @@ export async function get(db: Db, workspaceId: string, id: string): Promise<Run 
 	return run ?? null;
 }
 
+/** The workspace and last event number of a run found by id alone (the caller authorizes). */
+export async function getPosition(
+	db: Db,
+	id: string
+): Promise<{ workspaceId: string; eventSeq: number } | null> {
+	const [run] = await db
+		.select({ workspaceId: runs.workspaceId, eventSeq: runs.eventSeq })
+		.from(runs)
+		.where(eq(runs.id, id));
+	return run ?? null;
+}
+
 export interface RunFilter {
 	workflowId?: string;
 	status?: RunStatus[];

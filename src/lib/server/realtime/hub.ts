@@ -1,6 +1,5 @@
-import { eq } from 'drizzle-orm';
 import type { Db } from '../db/index.ts';
-import { runs } from '../db/schema/index.ts';
+import * as runsDb from '../db/runs.ts';
 import type { RunEventMessage } from '../engine/transitions.ts';
 import { workspaceRunsChannel } from '../engine/worker.ts';
 import type { DeltaMessage, EventMessage } from '../../schemas/realtime.ts';
@@ -33,6 +32,10 @@ export function eventMessage(event: RunEventMessage, topic: EventMessage['topic'
 		at: event.at
 	};
 }
+
+/** Stops a subscription once it started; one that failed to start has nothing to stop. */
+const stopWhenStarted = (started: Promise<() => Promise<void>>) =>
+	started.then((stop) => stop()).catch(() => {});
 
 interface Follower {
 	runId: string;
@@ -96,9 +99,7 @@ export class RunHub {
 	async close(): Promise<void> {
 		const streams = [...this.#streams.values()];
 		this.#streams.clear();
-		await Promise.all(
-			streams.map((stream) => stream.started.then((stop) => stop()).catch(() => {}))
-		);
+		await Promise.all(streams.map((stream) => stopWhenStarted(stream.started)));
 	}
 
 	#join(runId: string, follower: Follower): RunStream {
@@ -117,10 +118,7 @@ export class RunHub {
 	}
 
 	async #start(runId: string, stream: RunStream): Promise<() => Promise<void>> {
-		const [run] = await this.#db
-			.select({ seq: runs.eventSeq })
-			.from(runs)
-			.where(eq(runs.id, runId));
+		const run = await runsDb.getPosition(this.#db, runId);
 		const unsubscribeDeltas = await this.#bus.subscribe(deltaChannel(runId), (message) => {
 			const delta = message as PublishedDelta;
 			const frame = frameOf({ type: 'delta', ...delta });
@@ -131,7 +129,7 @@ export class RunHub {
 				db: this.#db,
 				bus: this.#bus,
 				runId,
-				afterSeq: run?.seq ?? 0,
+				afterSeq: run?.eventSeq ?? 0,
 				deliver: (event) => {
 					const frame = frameOf(eventMessage(event, 'run'));
 					for (const follower of stream.followers) this.#offer(follower, event.seq, frame);
@@ -184,7 +182,7 @@ export class RunHub {
 		stream.followers.delete(follower);
 		if (stream.followers.size > 0 || this.#streams.get(runId) !== stream) return;
 		this.#streams.delete(runId);
-		await stream.started.then((stop) => stop()).catch(() => {});
+		await stopWhenStarted(stream.started);
 	}
 }
 
@@ -219,7 +217,7 @@ export class WorkspaceHub {
 		const leave = async () => {
 			if (!current.sinks.delete(sink) || current.sinks.size > 0) return;
 			if (this.#feeds.get(workspaceId) === current) this.#feeds.delete(workspaceId);
-			await current.started.then((stop) => stop()).catch(() => {});
+			await stopWhenStarted(current.started);
 		};
 		try {
 			await current.started;
@@ -233,6 +231,6 @@ export class WorkspaceHub {
 	async close(): Promise<void> {
 		const feeds = [...this.#feeds.values()];
 		this.#feeds.clear();
-		await Promise.all(feeds.map((feed) => feed.started.then((stop) => stop()).catch(() => {})));
+		await Promise.all(feeds.map((feed) => stopWhenStarted(feed.started)));
 	}
 }

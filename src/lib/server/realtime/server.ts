@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { parse as parseCookies } from 'cookie';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import {
@@ -21,9 +22,10 @@ import {
 } from '../services/realtime.ts';
 import { ServiceError } from '../services/context.ts';
 import { accessChangedChannel, type AccessChanged } from './access.ts';
+import { isRealtimeRequest } from './path.ts';
 import { RunHub, WorkspaceHub, type FrameSink } from './hub.ts';
 
-export const realtimePath = '/ws';
+export { isRealtimeRequest, realtimePath } from './path.ts';
 
 /** Frames held back to share one write per socket (see Connection.send). */
 const corkBytes = 64 * 1024;
@@ -69,7 +71,10 @@ export interface RealtimeServerOptions {
 }
 
 export interface RealtimeServer {
-	/** Takes over an HTTP upgrade request for `/ws`: authenticates it, then opens the WebSocket. */
+	/**
+	 * Takes over an HTTP upgrade request: for `/ws`, authenticates it, then opens the WebSocket; any
+	 * other path is answered 404.
+	 */
 	handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
 	readonly connections: number;
 	/** Closes every socket (1001) and stops following runs. */
@@ -109,20 +114,6 @@ function reject(socket: Duplex, { status, title, detail }: Rejection): void {
 			'Content-Type: application/problem+json\r\n' +
 			`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
 	);
-}
-
-function cookieValue(header: string | undefined, name: string): string | undefined {
-	for (const part of header?.split(';') ?? []) {
-		const index = part.indexOf('=');
-		if (index > 0 && part.slice(0, index).trim() === name) {
-			try {
-				return decodeURIComponent(part.slice(index + 1).trim());
-			} catch {
-				return undefined;
-			}
-		}
-	}
-	return undefined;
 }
 
 const first = (value: string | string[] | undefined) =>
@@ -183,10 +174,9 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
 				};
 		} else {
 			const expected = expectedOrigin(request);
-			const token = cookieValue(
-				request.headers.cookie,
+			const token = parseCookies(request.headers.cookie ?? '')[
 				sessionCookieName(expected?.startsWith('https:') ?? false)
-			);
+			];
 			// The cookie comes with every request to us, whoever's page made it: only our own pages may
 			// use it (cross-site WebSocket hijacking).
 			if (token !== undefined && (expected === null || request.headers.origin !== expected))
@@ -584,6 +574,10 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
 
 		handleUpgrade(request, socket, head) {
 			socket.on('error', () => socket.destroy());
+			if (!isRealtimeRequest(request)) {
+				socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+				return;
+			}
 			if (closed)
 				return reject(socket, {
 					status: 500,

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import { validateSession } from '../auth/session.ts';
 import * as tickets from '../db/realtime-tickets.ts';
-import { runs } from '../db/schema/index.ts';
+import * as runsDb from '../db/runs.ts';
 import { isUuid } from '../ids.ts';
 import { hasScope } from '../policy.ts';
 import { principalForApiTokenId } from './tokens.ts';
@@ -118,12 +117,10 @@ export async function authorizeRunFeed(
 	principal: Principal,
 	runId: string
 ): Promise<{ workspaceId: string }> {
-	const [run] = isUuid(runId)
-		? await ctx.db.select({ workspaceId: runs.workspaceId }).from(runs).where(eq(runs.id, runId))
-		: [];
+	const run = isUuid(runId) ? await runsDb.getPosition(ctx.db, runId) : null;
 	if (!run) throw notFound('Run not found.');
 	await authorizeWorkspaceFeed(ctx, principal, run.workspaceId, 'Run not found.');
-	return run;
+	return { workspaceId: run.workspaceId };
 }
 
 /** Whether the principal may follow a workspace's runs; not-found otherwise (also for lacking a role). */
