@@ -2,6 +2,7 @@
 import http from 'node:http';
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
+import { heldRuntime } from './src/lib/server/runtime-holder.js';
 
 /**
  * An HTTP server that, on shutdown, stops accepting connections, lets in-flight requests finish
@@ -67,17 +68,21 @@ function withConnectionProtocol(handler) {
 async function main() {
 	const deriveProtocol = !process.env.ORIGIN && !process.env.PROTOCOL_HEADER;
 	if (deriveProtocol) process.env.PROTOCOL_HEADER = connectionProtocolHeader;
-	let runtime;
 	/** @type {RequestHandler} */
 	let handler;
+	/** @type {import('./src/lib/server/runtime.ts').Runtime} */
+	let runtime;
+	/** @type {import('./src/lib/server/realtime/server.ts').RealtimeServer} */
+	let realtime;
 	try {
-		// Importing the handler runs hooks.server.ts `init`: config, database, migrations, bus.
+		// Importing the handler runs hooks.server.ts `init`, which builds the runtime.
 		// (A path in a variable keeps the type checker out of the generated bundle.)
 		const builtHandler = './build/handler.js';
 		({ handler } = await import(builtHandler));
-		runtime = /** @type {import('./src/lib/server/runtime.ts').Runtime} */ (
-			/** @type {Record<symbol, unknown>} */ (globalThis)[Symbol.for('awe.runtime')]
-		);
+		const started = heldRuntime();
+		if (!started?.realtime) throw new Error('the runtime did not start with its web roles');
+		runtime = started;
+		realtime = started.realtime;
 	} catch (error) {
 		const message = error instanceof Error ? error.message : String(error);
 		console.error(`AWE could not start: ${message.split('\n')[0]}`);
@@ -88,14 +93,14 @@ async function main() {
 		deriveProtocol ? withConnectionProtocol(handler) : handler,
 		{
 			shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT * 1000,
-			beforeClose: () => runtime.realtime.close(),
+			beforeClose: () => realtime.close(),
 			onClosed: () => runtime.close()
 		}
 	);
 	// WebSocket upgrades: the realtime server serves `/ws` and refuses any other path.
 	server.on('upgrade', (req, socket, head) => {
 		if (deriveProtocol) stampProtocol(req);
-		runtime.realtime.handleUpgrade(req, socket, head);
+		realtime.handleUpgrade(req, socket, head);
 	});
 
 	/** @param {NodeJS.Signals} signal */

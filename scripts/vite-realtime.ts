@@ -1,6 +1,6 @@
-import type { Plugin } from 'vite';
+import type { Plugin, ViteDevServer } from 'vite';
 import { isRealtimeRequest } from '../src/lib/server/realtime/path.ts';
-import type { Runtime } from '../src/lib/server/runtime.ts';
+import { heldRuntime } from '../src/lib/server/runtime-holder.js';
 
 /**
  * `vite dev` serves `/ws` like server.js does in production: upgrades for that path go to the
@@ -14,28 +14,24 @@ export function realtimeDevServer(): Plugin {
 		configureServer(server) {
 			server.httpServer?.on('upgrade', (request, socket, head) => {
 				if (!isRealtimeRequest(request)) return;
-				runtimeOf()
-					.then(async (runtime) => {
-						if (runtime) return runtime;
-						const hooks = await server.ssrLoadModule('/src/hooks.server.ts');
-						await hooks.init?.();
-						return runtimeOf();
+				startedRuntime(server)
+					.then((runtime) => {
+						if (!runtime?.realtime) throw new Error('the AWE runtime did not start');
+						runtime.realtime.handleUpgrade(request, socket, head);
 					})
-					.then(
-						(runtime) => {
-							if (!runtime) throw new Error('the AWE runtime did not start');
-							runtime.realtime.handleUpgrade(request, socket, head);
-						},
-						(error: unknown) => {
-							server.config.logger.error(`realtime: ${String(error)}`);
-							socket.destroy();
-						}
-					);
+					.catch((error: unknown) => {
+						server.config.logger.error(`realtime: ${String(error)}`);
+						socket.destroy();
+					});
 			});
 		}
 	};
 }
 
-async function runtimeOf(): Promise<Runtime | undefined> {
-	return (globalThis as Record<symbol, Runtime | undefined>)[Symbol.for('awe.runtime')];
+async function startedRuntime(server: ViteDevServer) {
+	if (!heldRuntime()) {
+		const hooks = await server.ssrLoadModule('/src/hooks.server.ts');
+		await hooks.init?.();
+	}
+	return heldRuntime();
 }

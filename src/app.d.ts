@@ -1,6 +1,6 @@
 // See https://svelte.dev/docs/kit/types#app.d.ts
 import type { Runtime } from '$lib/server/runtime';
-import type { Principal } from '$lib/server/services/context';
+import type { Principal } from '$lib/server/principal';
 
 declare global {
 	namespace App {

@@ -7,16 +7,15 @@ import { loggedPath, requestLog } from '$lib/server/hooks/request-log';
 import { attachRuntime } from '$lib/server/hooks/runtime';
 import { securityHeaders } from '$lib/server/hooks/security-headers';
 import { loadConfig } from '$lib/server/platform/config';
-import {
-	currentRuntime,
-	registerRuntime,
-	registeredRuntime
-} from '$lib/server/platform/process-runtime';
-import { startRuntime } from '$lib/server/runtime';
+import { createRuntime, webRoles } from '$lib/server/runtime';
+import { currentRuntime, heldRuntime, holdRuntime } from '$lib/server/runtime-holder';
 
+// The web process's runtime is built here, inside the bundle, so that its services are the ones
+// the routes import; server.js and the Vite plugin reach it through the runtime holder.
 export const init: ServerInit = async () => {
-	if (registeredRuntime()) return;
-	registerRuntime(await startRuntime(loadConfig()));
+	if (heldRuntime()) return;
+	const config = loadConfig();
+	holdRuntime(await createRuntime(config, { roles: webRoles(config) }));
 };
 
 export const handle = sequence(

@@ -1,11 +1,7 @@
 // `npm run realtime`: the WebSocket sidecar, serving /ws on REALTIME_PORT from PostgreSQL and Redis.
-import { runRealtimeProcess } from './lib/server/realtime-process.ts';
+import { serveRealtimeSidecar } from './lib/server/realtime/sidecar.ts';
+import { exitOnStartFailure, runProcess } from './lib/server/run-process.ts';
 
-try {
-	await runRealtimeProcess();
-} catch (error) {
-	console.error(
-		`AWE realtime could not start: ${error instanceof Error ? error.message : String(error)}`
-	);
-	process.exit(1);
-}
+await runProcess('realtime', ['realtime'], { serve: serveRealtimeSidecar }).catch(
+	exitOnStartFailure('realtime')
+);

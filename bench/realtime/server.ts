@@ -9,7 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { openDatabase } from '../../src/lib/server/db/index.ts';
 import { deriveKey } from '../../src/lib/server/platform/crypto.ts';
 import { createLogger } from '../../src/lib/server/platform/logger.ts';
-import { createRedisBus } from '../../src/lib/server/realtime/redis-bus.ts';
+import { createRedisBus } from '../../src/lib/server/bus/redis-bus.ts';
 import { createRealtimeServer, realtimePath } from '../../src/lib/server/realtime/server.ts';
 import { notify, serve, type MemorySample, type ServerCommands } from './ipc.ts';
 

@@ -106,7 +106,6 @@ describe('CRUD', () => {
 			[
 				['http_request', true, 'external', false],
 				['run_code', true, 'read', false],
-				['run_workflow', true, 'write', false],
 				['current_time', true, 'read', false],
 				['greet', false, 'read', false],
 				['writer', false, 'write', true]

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as runsDb from '../../src/lib/server/db/runs.ts';
 import { loadConfig } from '../../src/lib/server/platform/config.ts';
-import { startRuntime } from '../../src/lib/server/runtime.ts';
+import { createRuntime, webRoles } from '../../src/lib/server/runtime.ts';
 import { startWorkflowRun } from '../../src/lib/server/services/runs.ts';
 import { createWorkflow, saveVersion } from '../../src/lib/server/services/workflows.ts';
 import { listMyWorkspaces } from '../../src/lib/server/services/workspaces.ts';
@@ -25,7 +25,7 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Pr
 
 describe('embedded mode', () => {
 	it('a run parked when the process stops finishes after it starts again', async () => {
-		const first = await startRuntime(config);
+		const first = await createRuntime(config, { roles: webRoles(config) });
 		let runId: string;
 		let workspaceId: string;
 		try {
@@ -79,7 +79,7 @@ describe('embedded mode', () => {
 			await first.close();
 		}
 
-		const second = await startRuntime(config);
+		const second = await createRuntime(config, { roles: webRoles(config) });
 		try {
 			const finished = await until(
 				() => runsDb.get(second.services.db, workspaceId, runId),

@@ -3,17 +3,17 @@ import { validateSessionToken } from '../../src/lib/server/auth/session.ts';
 import type { Database } from '../../src/lib/server/db/index.ts';
 import * as settings from '../../src/lib/server/db/settings.ts';
 import { createCredentialKeyring } from '../../src/lib/server/credentials/keyring.ts';
-import { deriveKey } from '../../src/lib/server/platform/crypto.ts';
 import { createLogger } from '../../src/lib/server/platform/logger.ts';
 import { builtInKinds, createKindRegistry } from '../../src/lib/server/engine/kinds/index.ts';
-import { createInProcessBus } from '../../src/lib/server/realtime/bus.ts';
+import { createInProcessBus } from '../../src/lib/server/bus/bus.ts';
 import { signUp } from '../../src/lib/server/services/accounts.ts';
 import { createTooling } from '../../src/lib/server/tools/tooling.ts';
-import type {
-	Principal,
-	RequestMeta,
-	ServiceContext
+import type { Principal, RequestMeta } from '../../src/lib/server/principal.ts';
+import {
+	createServiceContext,
+	type ServiceContext
 } from '../../src/lib/server/services/context.ts';
+import { credentialLookup } from '../../src/lib/server/services/credentials.ts';
 
 export const testSecret = 'test-secret-key-that-is-long-enough-0123456789';
 export const meta: RequestMeta = { ip: '203.0.113.7', userAgent: 'vitest' };
@@ -33,24 +33,22 @@ export function createTestServices(
 	database: Database,
 	clock = createClock()
 ): ServiceContext & { clock: ReturnType<typeof createClock> } {
-	const credentials = createCredentialKeyring(testSecret);
+	const keyring = createCredentialKeyring(testSecret);
 	// The real built-in tools; the sandbox starts one runner on first use (idle runners do not keep
 	// the process alive; files that run code close it).
 	const tooling = createTooling({
-		db: database.db,
-		keyring: credentials,
+		lookupCredential: credentialLookup({
+			db: database.db,
+			keys: { credentials: keyring },
+			now: clock.now
+		}),
 		allow: [],
 		codeRunners: 1
 	});
-	return {
+	const services = createServiceContext({
 		db: database.db,
-		keys: {
-			pepper: deriveKey(testSecret, 'password-pepper'),
-			totp: deriveKey(testSecret, 'totp-key-encryption'),
-			triggers: deriveKey(testSecret, 'trigger-secret-encryption'),
-			realtime: deriveKey(testSecret, 'realtime-ticket'),
-			credentials
-		},
+		secretKey: testSecret,
+		keyring,
 		bcryptCost: 10,
 		limiter: createMemoryRateLimiter(() => clock.now().getTime()),
 		now: clock.now,
@@ -59,9 +57,9 @@ export function createTestServices(
 		bus: createInProcessBus((error) => {
 			throw error;
 		}),
-		tools: { registry: tooling.tools, sandbox: tooling.sandbox },
-		clock
-	};
+		tooling
+	});
+	return { ...services, clock };
 }
 
 let counter = 0;

@@ -10,7 +10,8 @@ import * as audit from '../../src/lib/server/db/audit.ts';
 import { openDatabase, type Database } from '../../src/lib/server/db/index.ts';
 import { migrateDatabase } from '../../src/lib/server/db/migrate.ts';
 import { credentialEncryption, credentials } from '../../src/lib/server/db/schema/index.ts';
-import { ServiceError, type Principal } from '../../src/lib/server/services/context.ts';
+import { ServiceError } from '../../src/lib/server/errors.ts';
+import type { Principal } from '../../src/lib/server/principal.ts';
 import {
 	createCredential,
 	deleteCredential,

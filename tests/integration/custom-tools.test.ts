@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as audit from '../../src/lib/server/db/audit.ts';
 import * as customTools from '../../src/lib/server/db/custom-tools.ts';
-import { ServiceError, type Principal } from '../../src/lib/server/services/context.ts';
+import { ServiceError } from '../../src/lib/server/errors.ts';
+import type { Principal } from '../../src/lib/server/principal.ts';
 import {
 	createTool,
 	deleteTool,
@@ -132,7 +133,6 @@ describe('custom tool services', () => {
 		).toEqual([
 			['http_request', true, 'external', false],
 			['run_code', true, 'read', false],
-			['run_workflow', true, 'write', false],
 			['current_time', true, 'read', false],
 			['Alpha', false, 'external', true],
 			['zeta', false, 'read', false]
@@ -234,7 +234,7 @@ describe('custom tool services', () => {
 		expect((await getTool(ctx, members.editor!, workspaceId, tool.id)).inputSchema).toEqual(
 			greet().inputSchema
 		);
-		expect((await listWorkspaceTools(ctx, members.editor!, workspaceId)).length).toBe(5);
+		expect((await listWorkspaceTools(ctx, members.editor!, workspaceId)).length).toBe(4);
 	});
 
 	it('refuse the name of a built-in and a name the workspace already uses, in any case', async () => {
@@ -263,7 +263,7 @@ describe('custom tool services', () => {
 			updateTool(ctx, members.editor!, workspaceId, second.id, { name: 'Greet' }, meta)
 		).rejects.toMatchObject({ type: 'conflict' });
 		await expect(
-			updateTool(ctx, members.editor!, workspaceId, second.id, { name: 'run_workflow' }, meta)
+			updateTool(ctx, members.editor!, workspaceId, second.id, { name: 'current_time' }, meta)
 		).rejects.toMatchObject({ type: 'conflict' });
 		// Renaming a tool to its own name in another case is no clash.
 		expect(
@@ -396,7 +396,6 @@ describe('workspaceToolRegistry', () => {
 		expect(registry.list().map((tool) => tool.name)).toEqual([
 			'http_request',
 			'run_code',
-			'run_workflow',
 			'current_time',
 			'greet'
 		]);
@@ -413,8 +412,8 @@ describe('workspaceToolRegistry', () => {
 			await registry.get('run_code')?.execute(toolContext(), { source: 'return 6 * 7' })
 		).toEqual({ output: 42, logs: [] });
 		expect(ctx.tools.registry.get('greet')).toBeUndefined();
-		expect((await workspaceToolRegistry(ctx, elsewhere)).list()).toHaveLength(4);
-		expect((await workspaceToolRegistry(ctx, 'not-a-uuid')).list()).toHaveLength(4);
+		expect((await workspaceToolRegistry(ctx, elsewhere)).list()).toHaveLength(3);
+		expect((await workspaceToolRegistry(ctx, 'not-a-uuid')).list()).toHaveLength(3);
 	});
 
 	it('leaves out stored tools that clash with a built-in or whose schema no longer converts', async () => {
@@ -437,7 +436,6 @@ describe('workspaceToolRegistry', () => {
 		expect(registry.list().map((tool) => tool.name)).toEqual([
 			'http_request',
 			'run_code',
-			'run_workflow',
 			'current_time',
 			'greet'
 		]);

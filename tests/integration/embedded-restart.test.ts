@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { users } from '../../src/lib/server/db/schema/index.ts';
 import { loadConfig } from '../../src/lib/server/platform/config.ts';
 import { createLogger } from '../../src/lib/server/platform/logger.ts';
-import { checkReadiness, startRuntime } from '../../src/lib/server/runtime.ts';
+import { checkReadiness, createRuntime, webRoles } from '../../src/lib/server/runtime.ts';
 
 const dataDir = await mkdtemp(path.join(tmpdir(), 'awe-embedded-'));
 afterAll(() => rm(dataDir, { recursive: true, force: true }));
@@ -16,13 +16,15 @@ const logger = createLogger(config);
 
 describe('embedded mode', () => {
 	it('keeps data and the secret key across a restart', async () => {
-		const first = await startRuntime(config, logger);
+		const first = await createRuntime(config, { roles: webRoles(config), logger });
 		try {
 			expect(first.database.driver).toBe('pglite');
 			expect(first.bus.kind).toBe('in-process');
 			expect((await checkReadiness(first)).ready).toBe(true);
 			// A second process on the same directory would corrupt it; it must be refused instead.
-			await expect(startRuntime(config, logger)).rejects.toThrow(/already open in this process/);
+			await expect(createRuntime(config, { roles: webRoles(config), logger })).rejects.toThrow(
+				/already open in this process/
+			);
 			await first.database.db
 				.insert(users)
 				.values({ email: 'persist@example.com', name: 'Persisted', passwordHash: 'x' });
@@ -30,14 +32,14 @@ describe('embedded mode', () => {
 			await first.close();
 		}
 
-		const second = await startRuntime(config, logger);
+		const second = await createRuntime(config, { roles: webRoles(config), logger });
 		try {
 			const found = await second.database.db
 				.select()
 				.from(users)
 				.where(eq(users.email, 'persist@example.com'));
 			expect(found.map((user) => user.name)).toEqual(['Persisted']);
-			expect(second.secretKey).toBe(first.secretKey);
+			expect(second.services.keys.pepper.equals(first.services.keys.pepper)).toBe(true);
 			expect((await checkReadiness(second)).ready).toBe(true);
 		} finally {
 			await second.close();

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventLog, lockRun } from '../../src/lib/server/engine/transitions.ts';
-import { publishEvents } from '../../src/lib/server/engine/worker.ts';
-import { createInProcessBus, type EventBus } from '../../src/lib/server/realtime/bus.ts';
+import { publishEvents } from '../../src/lib/server/bus/run-events.ts';
+import { createInProcessBus, type EventBus } from '../../src/lib/server/bus/bus.ts';
 import { followRun } from '../../src/lib/server/realtime/follow-run.ts';
-import { createRedisBus } from '../../src/lib/server/realtime/redis-bus.ts';
+import { createRedisBus } from '../../src/lib/server/bus/redis-bus.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { createEngineHarness, type EngineHarness } from '../helpers/engine.ts';
 

@@ -9,7 +9,7 @@ import {
 	signIn,
 	signUp
 } from '../../src/lib/server/services/accounts.ts';
-import { ServiceError } from '../../src/lib/server/services/context.ts';
+import { ServiceError } from '../../src/lib/server/errors.ts';
 import { decideSignup } from '../../src/lib/server/services/instance.ts';
 import { listMyWorkspaces } from '../../src/lib/server/services/workspaces.ts';
 import { useTestDatabase } from '../helpers/database.ts';

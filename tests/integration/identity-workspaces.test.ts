@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { signIn } from '../../src/lib/server/services/accounts.ts';
-import { ServiceError, type Principal } from '../../src/lib/server/services/context.ts';
+import { ServiceError } from '../../src/lib/server/errors.ts';
+import type { Principal } from '../../src/lib/server/principal.ts';
 import {
 	acceptInvite,
 	changeMemberRole,

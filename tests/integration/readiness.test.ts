@@ -3,7 +3,7 @@ import type { RequestEvent } from '@sveltejs/kit';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/lib/server/db/index.ts';
 import { createLogger } from '../../src/lib/server/platform/logger.ts';
-import { createInProcessBus } from '../../src/lib/server/realtime/bus.ts';
+import { createInProcessBus } from '../../src/lib/server/bus/bus.ts';
 import { checkReadiness, type Runtime } from '../../src/lib/server/runtime.ts';
 import { GET } from '../../src/routes/readyz/+server.ts';
 import { useTestDatabase } from '../helpers/database.ts';

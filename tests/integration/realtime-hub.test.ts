@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventLog, lockRun } from '../../src/lib/server/engine/transitions.ts';
-import { publishEvents } from '../../src/lib/server/engine/worker.ts';
+import { publishEvents } from '../../src/lib/server/bus/run-events.ts';
 import { RunHub, type FrameSink } from '../../src/lib/server/realtime/hub.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { createEngineHarness, type EngineHarness } from '../helpers/engine.ts';

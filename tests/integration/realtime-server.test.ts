@@ -7,8 +7,8 @@ import { closeCodes, type ServerMessage } from '../../src/lib/schemas/realtime.t
 import { redactedMark } from '../../src/lib/server/credentials/redact.ts';
 import type { NodeKind } from '../../src/lib/server/engine/kinds/types.ts';
 import { EventLog, lockRun } from '../../src/lib/server/engine/transitions.ts';
-import { publishEvents } from '../../src/lib/server/engine/worker.ts';
-import { createRedisBus } from '../../src/lib/server/realtime/redis-bus.ts';
+import { publishEvents } from '../../src/lib/server/bus/run-events.ts';
+import { createRedisBus } from '../../src/lib/server/bus/redis-bus.ts';
 import {
 	createRealtimeServer,
 	type RealtimeLimits,

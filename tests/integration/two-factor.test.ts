@@ -6,7 +6,8 @@ import * as audit from '../../src/lib/server/db/audit.ts';
 import * as settings from '../../src/lib/server/db/settings.ts';
 import * as users from '../../src/lib/server/db/users.ts';
 import { signIn } from '../../src/lib/server/services/accounts.ts';
-import { ServiceError, type Principal } from '../../src/lib/server/services/context.ts';
+import { ServiceError } from '../../src/lib/server/errors.ts';
+import type { Principal } from '../../src/lib/server/principal.ts';
 import {
 	requiresTwoFactor,
 	updateInstanceSettings

@@ -5,7 +5,7 @@ import { createCredentialKeyring } from '../../src/lib/server/credentials/keyrin
 import { rows } from '../../src/lib/server/db/migrate.ts';
 import { startTestServer, type TestServer } from '../../src/lib/server/outbound/test-server.ts';
 import { createLogger } from '../../src/lib/server/platform/logger.ts';
-import { createCredential } from '../../src/lib/server/services/credentials.ts';
+import { createCredential, credentialLookup } from '../../src/lib/server/services/credentials.ts';
 import { createTooling, type Tooling } from '../../src/lib/server/tools/tooling.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { createEngineHarness, type EngineHarness } from '../helpers/engine.ts';
@@ -43,9 +43,12 @@ beforeAll(async () => {
 		})
 	);
 	tooling = createTooling({
-		db: testDb.database.db,
 		// The key the harness's services use (createTestServices).
-		keyring: createCredentialKeyring(testSecret),
+		lookupCredential: credentialLookup({
+			db: testDb.database.db,
+			keys: { credentials: createCredentialKeyring(testSecret) },
+			now: () => new Date()
+		}),
 		allow: [{ host: '127.0.0.1', port: echo.port }],
 		codeRunners: 1
 	});

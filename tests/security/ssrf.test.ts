@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseHttpAllowList } from '../../src/lib/server/outbound/allow-list.ts';
+import { parseHttpAllowList } from '../../src/lib/server/platform/http-allow.ts';
 import {
 	createGuardedHttp,
 	OutboundHttpError,

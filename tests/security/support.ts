@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
-import { ServiceError } from '../../src/lib/server/services/context.ts';
+import { ServiceError } from '../../src/lib/server/errors.ts';
 import { TestClient, signUpViaForm, testPassword } from '../helpers/http-client.ts';
 
 /** An address nobody else in this run (or an earlier one sharing Redis) uses. */

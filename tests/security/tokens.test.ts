@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as users from '../../src/lib/server/db/users.ts';
 import { listAudit } from '../../src/lib/server/services/audit.ts';
-import type { ApiScope, Principal } from '../../src/lib/server/services/context.ts';
+import type { ApiScope, Principal } from '../../src/lib/server/principal.ts';
 import {
 	authenticateApiToken,
 	createApiToken,

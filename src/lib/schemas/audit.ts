@@ -1,8 +1,17 @@
 // Audit log filters from a query string, shared by the admin page, its CSV export and the API.
 import { z } from 'zod';
-import type { AuditQuery } from '$lib/server/services/audit';
 
 export const auditPageSize = 100;
+
+/** What the audit service filters by. */
+export interface AuditQuery {
+	actorUserId?: string;
+	action?: string;
+	from?: Date;
+	to?: Date;
+	beforeId?: number;
+	limit?: number;
+}
 
 const filterNames = ['action', 'actor', 'from', 'to', 'before'] as const;
 export type AuditFilterValues = Record<(typeof filterNames)[number], string>;

@@ -1,6 +1,7 @@
 // Bodies, query strings and headers of the workflow, run and approval endpoints of /api/v1.
 import { z } from 'zod';
-import { runStatuses, workflowMetaSchema } from './workflow.ts';
+import { runStatuses } from './run-status.ts';
+import { workflowMetaSchema } from './workflow.ts';
 
 /** Largest value of a Postgres `integer` column: version numbers and event sequence numbers. */
 const maxInteger = 2_147_483_647;

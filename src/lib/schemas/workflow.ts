@@ -124,16 +124,6 @@ export const workflowExportSchema = z
 
 export type WorkflowExport = z.infer<typeof workflowExportSchema>;
 
-export const runStatuses = [
-	'queued',
-	'running',
-	'waiting',
-	'succeeded',
-	'failed',
-	'cancelled'
-] as const;
-export type RunStatus = (typeof runStatuses)[number];
-
 export const stepStatuses = [
 	'pending',
 	'ready',
@@ -145,8 +135,6 @@ export const stepStatuses = [
 	'cancelled'
 ] as const;
 export type StepStatus = (typeof stepStatuses)[number];
-
-export const finishedRunStatuses: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled'];
 
 const fieldTypes: Record<(typeof inputFieldTypes)[number], () => z.ZodType> = {
 	string: () => z.string(),

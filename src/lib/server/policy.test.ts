@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ApiToken, Session, User } from './db/schema/index.ts';
 import { can, instanceActionNames, workspaceActionNames, type WorkspaceAction } from './policy.ts';
-import type { ApiScope, Principal } from './services/context.ts';
+import type { ApiScope, Principal } from './principal.ts';
 
 const user = { id: 'u', status: 'active', isInstanceAdmin: false } as User;
 const session = (overrides: Partial<User> = {}): Principal => ({

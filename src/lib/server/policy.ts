@@ -1,5 +1,5 @@
 import type { WorkspaceRole } from './db/schema/index.ts';
-import type { ApiScope, Principal } from './services/context.ts';
+import type { ApiScope, Principal } from './principal.ts';
 
 const rank: Record<WorkspaceRole, number> = { viewer: 1, editor: 2, admin: 3, owner: 4 };
 

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gt, inArray, lt, or, type SQL } from 'drizzle-orm';
-import type { RunStatus } from '../../schemas/workflow.ts';
+import type { RunStatus } from '../../schemas/run-status.ts';
 import type { Db } from './index.ts';
 import {
 	approvals,

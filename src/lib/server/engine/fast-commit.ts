@@ -1,3 +1,4 @@
+import { activeRunStatusList } from '../db/schema/runs.ts';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/index.ts';
 import { rows } from '../db/migrate.ts';
@@ -18,10 +19,10 @@ import {
 	startedEvent,
 	type ClaimOnCommit,
 	type PendingEvent,
-	type RunEventMessage,
 	type StepRow,
 	type SuccessorDecisions
 } from './transitions.ts';
+import type { RunEventMessage } from '../channels.ts';
 
 // The common commit — a node step succeeded — decided in memory from a snapshot of the run and
 // written in one autocommitted statement that applies only while the run's event sequence number
@@ -191,7 +192,7 @@ export async function writeCommits(
 				due_at = null, finished_at = clock_timestamp(), input = c.input, leased_by = null
 			from c join locked on locked.id = c."runId"
 			where s.id = c."stepId" and locked.event_seq = c.seq
-				and locked.status in ('queued', 'running', 'waiting')
+				and locked.status in (${activeRunStatusList})
 				and s.lease_epoch = c.epoch and s.status = 'running'
 			returning s.run_id
 		),

@@ -1,3 +1,4 @@
+import { activeRunStatusList } from '../db/schema/runs.ts';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/index.ts';
 import { rows } from '../db/migrate.ts';
@@ -7,13 +8,13 @@ import {
 	EventLog,
 	createRunRows,
 	finishRun,
-	isActiveRun,
 	lockRun,
 	propagate,
 	settleRun,
-	type NewRun,
-	type RunEventMessage
+	type NewRun
 } from './transitions.ts';
+import { isActiveRun } from '../../schemas/run-status.ts';
+import type { RunEventMessage } from '../channels.ts';
 
 export const idempotencyWindowHours = 24;
 
@@ -100,7 +101,7 @@ export async function cancelRun(
 export async function failOverdueRuns(db: Db): Promise<RunEventMessage[]> {
 	return db.transaction(async (tx) => {
 		const due = await tx.execute(sql`
-			select id from runs where deadline_at <= clock_timestamp() and status in ('queued', 'running', 'waiting')
+			select id from runs where deadline_at <= clock_timestamp() and status in (${activeRunStatusList})
 			order by deadline_at limit 20 for update skip locked
 		`);
 		const log = new EventLog();

@@ -1,7 +1,8 @@
+import { activeRunStatusList } from '../db/schema/runs.ts';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/index.ts';
 import { createRedactor, createStreamRedactor } from '../credentials/redact.ts';
-import type { DeltaPublisher } from '../realtime/deltas.ts';
+import type { DeltaPublisher } from '../bus/deltas.ts';
 import { rows } from '../db/migrate.ts';
 import { succeededOutputs, type ClaimedStep } from '../db/run-queue.ts';
 import type { RunError } from '../db/schema/index.ts';
@@ -17,16 +18,16 @@ import {
 	EventLog,
 	applyWaitEffect,
 	finishRun,
-	isActiveRun,
 	loadSteps,
 	propagate,
 	settleRun,
 	stepInputFor,
 	type ClaimOnCommit,
 	type GraphLoader,
-	type RunEventMessage,
 	type RunRow
 } from './transitions.ts';
+import { isActiveRun } from '../../schemas/run-status.ts';
+import type { RunEventMessage } from '../channels.ts';
 
 /** A step's result as the engine records it. */
 export type ExecutionResult =
@@ -360,7 +361,7 @@ async function lockRunAndFence(
 		fenced as (
 			update run_steps set ${update}, input = ${inputJson}::jsonb, leased_by = null
 			where id = ${step.id} and lease_epoch = ${step.leaseEpoch} and status = 'running'
-				and exists (select 1 from run where status in ('queued', 'running', 'waiting'))
+				and exists (select 1 from run where status in (${activeRunStatusList}))
 			returning id
 		)
 		select run.*, (select count(*)::int from fenced) as fenced from run

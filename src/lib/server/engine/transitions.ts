@@ -1,3 +1,6 @@
+import type { RunEventMessage } from '../channels.ts';
+import { isActiveRun, type RunStatus } from '../../schemas/run-status.ts';
+import { activeRunStatusList } from '../db/schema/runs.ts';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/index.ts';
 import { rows } from '../db/migrate.ts';
@@ -9,7 +12,7 @@ import {
 	type FinishedStep
 } from '../db/run-queue.ts';
 import type { RunError } from '../db/schema/index.ts';
-import { runInputSchema, type RunStatus, type StepStatus } from '../../schemas/workflow.ts';
+import { runInputSchema, type StepStatus } from '../../schemas/workflow.ts';
 import { buildGraph, type WorkflowGraph } from './definition.ts';
 import { evaluateExpression } from './expressions.ts';
 import type { WaitEffect } from './kinds/types.ts';
@@ -20,18 +23,6 @@ export interface PendingEvent {
 	stepId?: string | null;
 	nodeId?: string | null;
 	data?: Record<string, unknown>;
-}
-
-/** An event as committed, with its sequence number: what the bus carries and clients resume from. */
-export interface RunEventMessage {
-	runId: string;
-	workspaceId: string;
-	seq: number;
-	type: string;
-	stepId: string | null;
-	nodeId: string | null;
-	data: Record<string, unknown>;
-	at: string;
 }
 
 /** Collects the events of one transaction and writes them with the run's next sequence numbers. */
@@ -113,9 +104,6 @@ export async function lockRun(tx: Db, runId: string): Promise<RunRow | null> {
 	`);
 	return rows<RunRow>(result)[0] ?? null;
 }
-
-const activeRun: readonly RunStatus[] = ['queued', 'running', 'waiting'];
-export const isActiveRun = (status: RunStatus) => activeRun.includes(status);
 
 /** Loads (and caches, versions being immutable) the graph a run executes. */
 export type GraphLoader = (versionId: string) => Promise<WorkflowGraph>;
@@ -492,7 +480,7 @@ export async function finishRun(
 		status === 'succeeded'
 			? []
 			: await tx.execute(sql`
-					select id from runs where parent_run_id = ${run.id} and status in ('queued', 'running', 'waiting')
+					select id from runs where parent_run_id = ${run.id} and status in (${activeRunStatusList})
 				`);
 	for (const child of rows<{ id: string }>(children)) {
 		const locked = await lockRun(tx, child.id);

@@ -1,3 +1,5 @@
+import { cancelChannel, type RunEventMessage } from '../channels.ts';
+import { publishEvents } from '../bus/run-events.ts';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Database } from '../db/index.ts';
@@ -10,8 +12,8 @@ import {
 	type RunSnapshot
 } from '../db/run-queue.ts';
 import type { Logger } from '../platform/logger.ts';
-import { DeltaPublisher } from '../realtime/deltas.ts';
-import type { EventBus } from '../realtime/bus.ts';
+import { DeltaPublisher } from '../bus/deltas.ts';
+import type { EventBus } from '../bus/bus.ts';
 import type { KindRegistry } from './definition.ts';
 import { failOverdueRuns } from './run-control.ts';
 import { planCommit, writeCommits, type PlannedCommit } from './fast-commit.ts';
@@ -22,7 +24,7 @@ import {
 	type ExecutionResult,
 	type StepRunnerDeps
 } from './step-runner.ts';
-import { createGraphLoader, type RunEventMessage } from './transitions.ts';
+import { createGraphLoader } from './transitions.ts';
 
 export interface WorkerOptions {
 	database: Database;
@@ -41,10 +43,6 @@ export interface WorkerOptions {
 	workerId?: string;
 }
 
-export const runChannel = (runId: string) => `run:${runId}`;
-export const workspaceRunsChannel = (workspaceId: string) => `workspace-runs:${workspaceId}`;
-export const cancelChannel = 'engine:cancel';
-
 type Committed = { events: RunEventMessage[]; claimed: ClaimedStep[] };
 
 interface CommitRequest {
@@ -58,24 +56,6 @@ interface CommitRequest {
 
 // Runs whose latest state this worker knows, for commits decided in memory.
 const maxSnapshots = 10_000;
-
-/**
- * Publishes committed events for live views; the database already holds them. Sent all at once:
- * the bus keeps the order of publishes on one channel, and nobody waits a round trip per event.
- */
-export async function publishEvents(bus: EventBus, events: RunEventMessage[]): Promise<void> {
-	const sent: Promise<void>[] = [];
-	for (const event of events) {
-		sent.push(bus.publish(runChannel(event.runId), event));
-		if (event.type.startsWith('run.'))
-			sent.push(bus.publish(workspaceRunsChannel(event.workspaceId), event));
-		// Workers executing a step of a run that just ended abort it instead of waiting for a heartbeat.
-		if (event.type === 'run.cancelled' || event.type === 'run.failed') {
-			sent.push(bus.publish(cancelChannel, { runId: event.runId }));
-		}
-	}
-	await Promise.all(sent);
-}
 
 /**
  * Claims due steps from the Postgres queue and executes them, heartbeating their leases. Wakes on

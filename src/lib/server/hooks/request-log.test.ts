@@ -2,12 +2,12 @@ import type { RequestEvent } from '@sveltejs/kit';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../platform/logger.ts';
-import { registerRuntime, registeredRuntime } from '../platform/process-runtime.ts';
+import { heldRuntime, holdRuntime } from '../runtime-holder.js';
 import type { Runtime } from '../runtime.ts';
 import { requestLog } from './request-log.ts';
 
 const lines: string[] = [];
-const previous = registeredRuntime();
+const previous = heldRuntime();
 
 beforeAll(() => {
 	const stream = new Writable({
@@ -16,12 +16,12 @@ beforeAll(() => {
 			done();
 		}
 	});
-	registerRuntime({
+	holdRuntime({
 		logger: createLogger({ LOG_LEVEL: 'info', NODE_ENV: 'test' }, stream)
 	} as Runtime);
 });
 afterAll(() => {
-	if (previous) registerRuntime(previous);
+	if (previous) holdRuntime(previous);
 });
 
 async function run(

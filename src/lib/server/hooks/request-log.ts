@@ -1,6 +1,6 @@
 import type { Handle, RequestEvent } from '@sveltejs/kit';
 import { randomUUID } from 'node:crypto';
-import { currentRuntime } from '../platform/process-runtime.ts';
+import { currentRuntime } from '../runtime-holder.js';
 
 const saneRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
 const quietPaths = new Set(['/healthz', '/readyz']);

@@ -1,5 +1,5 @@
 import type { Handle } from '@sveltejs/kit';
-import { currentRuntime } from '../platform/process-runtime.ts';
+import { currentRuntime } from '../runtime-holder.js';
 
 export const attachRuntime: Handle = ({ event, resolve }) => {
 	event.locals.runtime = currentRuntime();

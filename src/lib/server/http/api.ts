@@ -1,6 +1,7 @@
 import type { RequestEvent } from '@sveltejs/kit';
 import type { z } from 'zod';
-import type { Principal, RequestMeta, ServiceContext } from '../services/context.ts';
+import type { Principal, RequestMeta } from '../principal.ts';
+import type { ServiceContext } from '../services/context.ts';
 import { requestMeta } from './forms.ts';
 import { problem, problemFromError } from './problem.ts';
 

@@ -1,11 +1,8 @@
 import { fail, redirect, type RequestEvent } from '@sveltejs/kit';
 import type { z } from 'zod';
-import {
-	ServiceError,
-	type Principal,
-	type RequestMeta,
-	type ServiceContext
-} from '../services/context.ts';
+import { ServiceError } from '../errors.ts';
+import type { Principal, RequestMeta } from '../principal.ts';
+import type { ServiceContext } from '../services/context.ts';
 
 export function requestMeta(
 	event: Pick<RequestEvent, 'getClientAddress' | 'request'>

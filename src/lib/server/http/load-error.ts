@@ -1,5 +1,5 @@
 import { error } from '@sveltejs/kit';
-import { ServiceError } from '../services/context.ts';
+import { ServiceError } from '../errors.ts';
 
 /** For loads: an expected service failure becomes the error page with its status (404, 403, …). */
 export async function orHttpError<T>(work: Promise<T>): Promise<T> {

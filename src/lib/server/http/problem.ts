@@ -1,5 +1,5 @@
 import { ZodError, type z } from 'zod';
-import { DefinitionError, ServiceError } from '../services/context.ts';
+import { DefinitionError, ServiceError } from '../errors.ts';
 
 /** RFC 9457 problem details with a stable `type` per kind of failure. */
 export function problem(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { allowListMatcher, HttpAllowListError, parseHttpAllowList } from './allow-list.ts';
+import { allowListMatcher } from './allow-list.ts';
+import { HttpAllowListError, parseHttpAllowList } from '../platform/http-allow.ts';
 
 function problemOf(value: string): string {
 	try {

@@ -4,7 +4,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { blockedRange } from './addresses.ts';
-import { allowListMatcher, type HttpAllowEntry } from './allow-list.ts';
+import { allowListMatcher } from './allow-list.ts';
+import type { HttpAllowEntry } from '../platform/http-allow.ts';
 
 export type OutboundHttpErrorCode =
 	| 'invalid_url'

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HttpAllowListError, parseHttpAllowList } from '../outbound/allow-list.ts';
+import { HttpAllowListError, parseHttpAllowList } from './http-allow.ts';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 

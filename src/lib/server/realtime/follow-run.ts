@@ -1,9 +1,8 @@
 import type { Db } from '../db/index.ts';
 import * as runsDb from '../db/runs.ts';
-import { runChannel } from '../engine/worker.ts';
-import type { RunEventMessage } from '../engine/transitions.ts';
+import { runChannel, type RunEventMessage } from '../channels.ts';
 import type { RunEvent } from '../db/schema/index.ts';
-import type { EventBus } from './bus.ts';
+import type { EventBus } from '../bus/bus.ts';
 
 const pageSize = 500;
 

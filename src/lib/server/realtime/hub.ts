@@ -1,10 +1,13 @@
 import type { Db } from '../db/index.ts';
 import * as runsDb from '../db/runs.ts';
-import type { RunEventMessage } from '../engine/transitions.ts';
-import { workspaceRunsChannel } from '../engine/worker.ts';
+import {
+	type RunEventMessage,
+	workspaceRunsChannel,
+	deltaChannel,
+	type PublishedDelta
+} from '../channels.ts';
 import type { DeltaMessage, EventMessage } from '../../schemas/realtime.ts';
-import type { EventBus } from './bus.ts';
-import { deltaChannel, type PublishedDelta } from './deltas.ts';
+import type { EventBus } from '../bus/bus.ts';
 import { eventPages, followRun, readEvents } from './follow-run.ts';
 
 /** Where a hub sends the frames of one subscription: a socket, in production. */

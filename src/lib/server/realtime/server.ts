@@ -11,7 +11,7 @@ import {
 	type Topic
 } from '../../schemas/realtime.ts';
 import { sessionCookieName, sessionIdOf } from '../auth/session.ts';
-import type { Principal } from '../services/context.ts';
+import type { Principal } from '../principal.ts';
 import {
 	authorizeRunFeed,
 	authorizeWorkspaceFeed,
@@ -20,8 +20,8 @@ import {
 	type ConnectionCredential,
 	type RealtimeContext
 } from '../services/realtime.ts';
-import { ServiceError } from '../services/context.ts';
-import { accessChangedChannel, type AccessChanged } from './access.ts';
+import { ServiceError } from '../errors.ts';
+import { accessChangedChannel, type AccessChanged } from '../channels.ts';
 import { isRealtimeRequest } from './path.ts';
 import { RunHub, WorkspaceHub, type FrameSink } from './hub.ts';
 

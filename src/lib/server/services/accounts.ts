@@ -10,8 +10,10 @@ import * as users from '../db/users.ts';
 import * as workspaces from '../db/workspaces.ts';
 import { randomToken, sha256Hex } from '../platform/crypto.ts';
 import { recordAudit } from './audit.ts';
-import { ServiceError, type Principal, type RequestMeta, type ServiceContext } from './context.ts';
-import { announceAccessChange } from '../realtime/access.ts';
+import { ServiceError } from '../errors.ts';
+import type { Principal, RequestMeta } from '../principal.ts';
+import type { ServiceContext } from './context.ts';
+import { announceAccessChange } from '../bus/access.ts';
 
 const loginPolicy = {
 	// Per client address: bursts of 20, then one attempt every 3 s.

@@ -1,7 +1,10 @@
 import * as audit from '../db/audit.ts';
 import type { Db } from '../db/index.ts';
 import { can } from '../policy.ts';
-import { ServiceError, type Principal, type RequestMeta, type ServiceContext } from './context.ts';
+import { ServiceError } from '../errors.ts';
+import type { Principal, RequestMeta } from '../principal.ts';
+import type { AuditQuery } from '../../schemas/audit.ts';
+import type { ServiceContext } from './context.ts';
 
 export interface AuditEvent {
 	action: string;
@@ -23,15 +26,6 @@ export async function recordAudit(db: Db, meta: RequestMeta, event: AuditEvent):
 		userAgent: meta.userAgent?.slice(0, 512) ?? null,
 		details: event.details ?? {}
 	});
-}
-
-export interface AuditQuery {
-	actorUserId?: string;
-	action?: string;
-	from?: Date;
-	to?: Date;
-	beforeId?: number;
-	limit?: number;
 }
 
 export async function listAudit(ctx: ServiceContext, principal: Principal, query: AuditQuery) {

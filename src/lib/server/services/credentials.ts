@@ -1,3 +1,4 @@
+import type { CredentialLookup } from '../tools/tooling.ts';
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import {
@@ -18,13 +19,9 @@ import * as credentials from '../db/credentials.ts';
 import type { Credential } from '../db/schema/index.ts';
 import { isUuid } from '../ids.ts';
 import { recordAudit } from './audit.ts';
-import {
-	ServiceError,
-	notFound,
-	type Principal,
-	type RequestMeta,
-	type ServiceContext
-} from './context.ts';
+import { ServiceError, notFound } from '../errors.ts';
+import type { Principal, RequestMeta } from '../principal.ts';
+import type { ServiceContext } from './context.ts';
 import { authorizeWorkspace } from './workspaces.ts';
 
 /** What the API and the pages show of a credential: its settings and a hint, never the secret. */
@@ -268,6 +265,18 @@ export async function resolveCredential(
 	if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > touchEveryMs)
 		await credentials.touch(ctx.db, row.id, now);
 	return { id: row.id, name: row.name, ...joinSecret(settingsOf(row), secret) };
+}
+
+/** Credentials for the engine's steps: a run's steps act for the run, authorized when it started. */
+export function credentialLookup(ctx: CredentialContext): CredentialLookup {
+	return async (workspaceId, credentialId) => {
+		try {
+			return await resolveCredential(ctx, workspaceId, credentialId);
+		} catch (error) {
+			if (error instanceof ServiceError && error.type === 'not-found') return null;
+			throw error;
+		}
+	};
 }
 
 export type KeyRotation = { fromVersion: number; toVersion: number; reencrypted: number };

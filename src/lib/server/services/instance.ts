@@ -5,13 +5,9 @@ import * as users from '../db/users.ts';
 import { can } from '../policy.ts';
 import { createPersonalWorkspace } from './accounts.ts';
 import { recordAudit } from './audit.ts';
-import {
-	ServiceError,
-	notFound,
-	type Principal,
-	type RequestMeta,
-	type ServiceContext
-} from './context.ts';
+import { ServiceError, notFound } from '../errors.ts';
+import type { Principal, RequestMeta } from '../principal.ts';
+import type { ServiceContext } from './context.ts';
 
 function requireAdmin(principal: Principal, action: 'instance.settings' | 'instance.users'): void {
 	if (!can(principal, action, 'instance'))

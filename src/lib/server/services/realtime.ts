@@ -7,13 +7,9 @@ import { isUuid } from '../ids.ts';
 import { hasScope } from '../policy.ts';
 import { principalForApiTokenId } from './tokens.ts';
 import { authorizeWorkspace } from './workspaces.ts';
-import {
-	ServiceError,
-	missingScope,
-	notFound,
-	type Principal,
-	type ServiceContext
-} from './context.ts';
+import { ServiceError, missingScope, notFound } from '../errors.ts';
+import type { Principal } from '../principal.ts';
+import type { ServiceContext } from './context.ts';
 
 /** What a realtime connection was opened with, re-checked while it stays open. */
 export type ConnectionCredential =

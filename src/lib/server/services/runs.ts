@@ -11,20 +11,22 @@ import {
 	rerunRun,
 	startRun as startRunRows
 } from '../engine/run-control.ts';
-import type { RunEventMessage } from '../engine/transitions.ts';
-import { publishEvents, runChannel } from '../engine/worker.ts';
-import { runInputSchema, type RunStatus } from '../../schemas/workflow.ts';
+import { type RunEventMessage, runChannel } from '../channels.ts';
+import { publishEvents } from '../bus/run-events.ts';
+import { runInputSchema } from '../../schemas/workflow.ts';
+import type { RunStatus } from '../../schemas/run-status.ts';
 import type { Run } from '../db/schema/index.ts';
 import { recordAudit } from './audit.ts';
 import { loadWorkflow } from './workflows.ts';
 import { authorizeWorkspace } from './workspaces.ts';
+import { ServiceError, notFound } from '../errors.ts';
 import {
-	ServiceError,
-	notFound,
+	isSystemPrincipal,
 	type Principal,
 	type RequestMeta,
-	type ServiceContext
-} from './context.ts';
+	type SystemPrincipal
+} from '../principal.ts';
+import type { ServiceContext } from './context.ts';
 
 /** What starting a run needs: triggers call it outside any request, without the rest of a context. */
 export type RunStarterContext = Pick<ServiceContext, 'db' | 'bus' | 'logger'>;
@@ -57,15 +59,16 @@ export interface StartRunInput {
 
 /**
  * Starts a run of a workflow version: the input is checked against the version's declared inputs.
- * Used by people and tokens (with a principal) and by triggers (`principal` null, already authorized).
+ * Used by people and tokens, and by triggers acting as the system (authorized by their own secret).
  */
 export async function startWorkflowRun(
 	ctx: RunStarterContext,
-	principal: Principal | null,
+	actor: Principal | SystemPrincipal,
 	workspaceId: string,
 	request: StartRunInput,
 	meta: RequestMeta
 ): Promise<{ run: Run; created: boolean }> {
+	const principal = isSystemPrincipal(actor) ? null : actor;
 	if (principal !== null) await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.run');
 	const workflow = await loadWorkflow(ctx, workspaceId, request.workflowId);
 	const version =

@@ -1,8 +1,8 @@
 import { cronFor, scheduleConfigSchema, type ScheduleConfig } from '../../schemas/triggers.ts';
 import type { Trigger } from '../db/schema/index.ts';
 import * as triggers from '../db/triggers.ts';
-import type { EventBus } from '../realtime/bus.ts';
-import type { RequestMeta } from './context.ts';
+import type { EventBus } from '../bus/bus.ts';
+import { systemPrincipal, type RequestMeta } from '../principal.ts';
 import { startWorkflowRun, type RunStarterContext } from './runs.ts';
 
 /**
@@ -129,7 +129,7 @@ async function fireSchedule(
 			const { run, created } = await ctx.db.transaction((savepoint) => {
 				return startWorkflowRun(
 					{ ...ctx, db: savepoint },
-					null,
+					systemPrincipal('schedule'),
 					trigger.workspaceId,
 					{
 						workflowId: trigger.workflowId,

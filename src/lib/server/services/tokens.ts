@@ -4,16 +4,10 @@ import * as apiTokens from '../db/api-tokens.ts';
 import type { ApiToken, User } from '../db/schema/index.ts';
 import { recordAudit } from './audit.ts';
 import { hasScope } from '../policy.ts';
-import {
-	ServiceError,
-	apiScopes,
-	missingScope,
-	type ApiScope,
-	type Principal,
-	type RequestMeta,
-	type ServiceContext
-} from './context.ts';
-import { announceAccessChange } from '../realtime/access.ts';
+import { ServiceError, missingScope } from '../errors.ts';
+import { apiScopes, type ApiScope, type Principal, type RequestMeta } from '../principal.ts';
+import type { ServiceContext } from './context.ts';
+import { announceAccessChange } from '../bus/access.ts';
 
 const day = 24 * 60 * 60 * 1000;
 export const tokenLifetimeDays = { default: 30, max: 366 };

@@ -18,13 +18,9 @@ import {
 	type ToolRegistry
 } from '../tools/registry.ts';
 import { recordAudit } from './audit.ts';
-import {
-	ServiceError,
-	notFound,
-	type Principal,
-	type RequestMeta,
-	type ServiceContext
-} from './context.ts';
+import { ServiceError, notFound } from '../errors.ts';
+import type { Principal, RequestMeta } from '../principal.ts';
+import type { ServiceContext } from './context.ts';
 import { authorizeWorkspace } from './workspaces.ts';
 
 /** A tool as the list shows it: built-in or the workspace's own (those have an id). */

@@ -9,19 +9,16 @@ import {
 	type WebhookConfig
 } from '../../schemas/triggers.ts';
 import type { BucketPolicy } from '../auth/rate-limit.ts';
+import { isFinishedRun } from '../../schemas/run-status.ts';
 import type { Run, Trigger } from '../db/schema/index.ts';
 import * as triggers from '../db/triggers.ts';
 import { nextTick } from './schedules.ts';
 import { isUuid } from '../ids.ts';
 import { decryptText, encryptText, randomToken, sha256Hex } from '../platform/crypto.ts';
 import { recordAudit } from './audit.ts';
-import {
-	ServiceError,
-	notFound,
-	type Principal,
-	type RequestMeta,
-	type ServiceContext
-} from './context.ts';
+import { ServiceError, notFound } from '../errors.ts';
+import { systemPrincipal, type Principal, type RequestMeta } from '../principal.ts';
+import type { ServiceContext } from './context.ts';
 import { startWorkflowRun, waitForRun } from './runs.ts';
 import { loadWorkflow } from './workflows.ts';
 import { authorizeWorkspace } from './workspaces.ts';
@@ -355,7 +352,6 @@ function parseInput(body: Buffer): Record<string, unknown> {
 }
 
 const idempotencyKeyPattern = /^[\x21-\x7e]{1,200}$/;
-const finalStatuses = new Set<Run['status']>(['succeeded', 'failed', 'cancelled']);
 
 /**
  * Handles `POST /hooks/{id}`: authenticates the caller, reads the JSON body as the run input and
@@ -397,7 +393,7 @@ export async function receiveWebhook(
 	const key = requestKey ?? (signature === null ? null : `signature:${signature}`);
 	const { run, created } = await startWorkflowRun(
 		ctx,
-		null,
+		systemPrincipal('webhook'),
 		trigger.workspaceId,
 		{
 			workflowId: trigger.workflowId,
@@ -410,5 +406,5 @@ export async function receiveWebhook(
 	);
 	if (config.respond === 'accepted') return { run, created, complete: false };
 	const settled = await waitForRun(ctx, trigger.workspaceId, run.id, config.waitTimeoutMs);
-	return { run: settled, created, complete: finalStatuses.has(settled.status) };
+	return { run: settled, created, complete: isFinishedRun(settled.status) };
 }

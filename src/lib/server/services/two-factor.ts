@@ -18,7 +18,9 @@ import * as users from '../db/users.ts';
 import { encodeBase32UpperCaseNoPadding } from '@oslojs/encoding';
 import { recordAudit } from './audit.ts';
 import { throttle } from './accounts.ts';
-import { ServiceError, type Principal, type RequestMeta, type ServiceContext } from './context.ts';
+import { ServiceError } from '../errors.ts';
+import type { Principal, RequestMeta } from '../principal.ts';
+import type { ServiceContext } from './context.ts';
 
 const codePolicy = { capacity: 5, refillPerSecond: 1 / 30 };
 

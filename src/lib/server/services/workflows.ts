@@ -9,14 +9,9 @@ import {
 } from '../../schemas/workflow.ts';
 import { recordAudit } from './audit.ts';
 import { authorizeWorkspace } from './workspaces.ts';
-import {
-	DefinitionError,
-	ServiceError,
-	notFound,
-	type Principal,
-	type RequestMeta,
-	type ServiceContext
-} from './context.ts';
+import { DefinitionError, ServiceError, notFound } from '../errors.ts';
+import type { Principal, RequestMeta } from '../principal.ts';
+import type { ServiceContext } from './context.ts';
 
 /** The definition a new workflow starts from: input straight to output. */
 export const starterDefinition = {

@@ -14,15 +14,10 @@ import {
 	type WorkspaceResource
 } from '../policy.ts';
 import { recordAudit } from './audit.ts';
-import {
-	ServiceError,
-	missingScope,
-	notFound,
-	type Principal,
-	type RequestMeta,
-	type ServiceContext
-} from './context.ts';
-import { announceAccessChange } from '../realtime/access.ts';
+import { ServiceError, missingScope, notFound } from '../errors.ts';
+import type { Principal, RequestMeta } from '../principal.ts';
+import type { ServiceContext } from './context.ts';
+import { announceAccessChange } from '../bus/access.ts';
 
 const inviteLifetimeDays = { default: 7, max: 30 };
 

@@ -14,7 +14,6 @@ import {
 let server: TestServer;
 const sandbox = createSandboxPool({ size: 1 });
 let registry: ToolRegistry;
-const started: unknown[] = [];
 
 const context = (): ToolContext => ({
 	workspaceId: 'workspace-1',
@@ -31,11 +30,7 @@ beforeAll(async () => {
 	registry = new ToolRegistry(
 		builtInTools({
 			http: createGuardedHttp({ allow: [{ host: '127.0.0.1', port: server.port }] }),
-			sandbox,
-			async runWorkflow(workspaceId, workflowId, input) {
-				started.push({ workspaceId, workflowId, input });
-				return { ran: workflowId };
-			}
+			sandbox
 		})
 	);
 });
@@ -49,7 +44,6 @@ describe('tool registry', () => {
 		expect(registry.list().map((tool) => [tool.name, tool.risk, tool.requiresApproval])).toEqual([
 			['http_request', 'external', false],
 			['run_code', 'read', false],
-			['run_workflow', 'write', false],
 			['current_time', 'read', false]
 		]);
 		expect(registry.get('http_request')?.inputSchema).toMatchObject({
@@ -81,18 +75,13 @@ describe('tool registry', () => {
 		).rejects.toMatchObject({ code: 'http_blocked_address' });
 	});
 
-	it('run_code runs in the sandbox; run_workflow and current_time answer', async () => {
+	it('run_code runs in the sandbox; current_time answers', async () => {
 		expect(
 			await registry.get('run_code')!.execute(context(), { source: 'return input * 2', input: 21 })
 		).toEqual({ output: 42, logs: [] });
 		await expect(
 			registry.get('run_code')!.execute(context(), { source: 'return process.env' })
 		).rejects.toMatchObject({ code: 'code_runtime_error' });
-		const workflowId = '00000000-0000-4000-8000-000000000003';
-		expect(
-			await registry.get('run_workflow')!.execute(context(), { workflowId, input: { a: 1 } })
-		).toEqual({ ran: workflowId });
-		expect(started).toEqual([{ workspaceId: 'workspace-1', workflowId, input: { a: 1 } }]);
 		const time = (await registry
 			.get('current_time')!
 			.execute(context(), { timeZone: 'Europe/Paris' })) as { utc: string; local: string };

@@ -127,13 +127,6 @@ export class ToolRegistry {
 export interface BuiltInToolDeps {
 	http: GuardedHttp;
 	sandbox: SandboxPool;
-	/** Starts a run of a published workflow of the workspace and waits for its output. */
-	runWorkflow(
-		workspaceId: string,
-		workflowId: string,
-		input: unknown,
-		signal: AbortSignal
-	): Promise<unknown>;
 }
 
 const headersSchema = z.record(z.string().min(1).max(200), z.string().max(8_000));
@@ -195,15 +188,6 @@ export function builtInTools(deps: BuiltInToolDeps): Tool[] {
 				if (!result.ok) throw new ToolError(`code_${result.error.code}`, result.error.message);
 				return { output: result.output, logs: result.logs };
 			}
-		}),
-		defineTool({
-			name: 'run_workflow',
-			description:
-				'Runs a published workflow of this workspace with the given input and returns its output.',
-			risk: 'write',
-			input: z.object({ workflowId: z.uuid(), input: z.unknown().optional() }).strict(),
-			run: (context, input) =>
-				deps.runWorkflow(context.workspaceId, input.workflowId, input.input ?? {}, context.signal)
 		}),
 		defineTool({
 			name: 'current_time',

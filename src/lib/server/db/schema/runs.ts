@@ -13,13 +13,19 @@ import {
 	uuid,
 	type AnyPgColumn
 } from 'drizzle-orm/pg-core';
-import { runStatuses, stepStatuses } from '../../../schemas/workflow.ts';
+import { activeRunStatuses, runStatuses } from '../../../schemas/run-status.ts';
+import { stepStatuses } from '../../../schemas/workflow.ts';
 import { users } from './users.ts';
 import { workflows, workflowVersions } from './workflows.ts';
 import { workspaces } from './workspaces.ts';
 
 export const runStatus = pgEnum('run_status', runStatuses);
 export const stepStatus = pgEnum('step_status', stepStatuses);
+
+/** `activeRunStatuses` as an SQL list, for `status in (…)` in hand-written statements. */
+export const activeRunStatusList = sql.raw(
+	activeRunStatuses.map((status) => `'${status}'`).join(', ')
+);
 
 /** What a failed step or run records; `code` is stable, `message` is for people. */
 export interface RunError {
@@ -70,7 +76,7 @@ export const runs = pgTable(
 		uniqueIndex('runs_parent_step_idx').on(table.parentStepId),
 		index('runs_deadline_idx')
 			.on(table.deadlineAt)
-			.where(sql`${table.status} in ('queued', 'running', 'waiting')`)
+			.where(sql`${table.status} in (${activeRunStatusList})`)
 	]
 );
 

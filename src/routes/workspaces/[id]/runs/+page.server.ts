@@ -1,4 +1,4 @@
-import { runStatuses, type RunStatus } from '$lib/schemas/workflow';
+import { runStatuses, type RunStatus } from '$lib/schemas/run-status';
 import type { Run } from '$lib/server/db/schema';
 import { requirePrincipal } from '$lib/server/http/forms';
 import { orHttpError } from '$lib/server/http/load-error';

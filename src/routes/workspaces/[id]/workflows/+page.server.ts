@@ -6,7 +6,7 @@ import { orHttpError } from '$lib/server/http/load-error';
 import { roleAtLeast } from '$lib/server/policy';
 import { getWorkspace } from '$lib/server/services/workspaces';
 import { createWorkflow, importWorkflow, listWorkflows } from '$lib/server/services/workflows';
-import { DefinitionError } from '$lib/server/services/context';
+import { DefinitionError } from '$lib/server/errors';
 import type { Actions, PageServerLoad } from './$types';
 
 const importSchema = z.object({

@@ -1,6 +1,6 @@
 import { fail, redirect } from '@sveltejs/kit';
 import { z } from 'zod';
-import { finishedRunStatuses } from '$lib/schemas/workflow';
+import { isFinishedRun } from '$lib/schemas/run-status';
 import { runFormAction, requirePrincipal } from '$lib/server/http/forms';
 import { orHttpError } from '$lib/server/http/load-error';
 import { roleAtLeast } from '$lib/server/policy';
@@ -51,7 +51,7 @@ export const load: PageServerLoad = async (event) => {
 			createdAt: run.createdAt,
 			startedAt: run.startedAt,
 			finishedAt: run.finishedAt,
-			finished: finishedRunStatuses.includes(run.status)
+			finished: isFinishedRun(run.status)
 		},
 		canRun: roleAtLeast(detail.role, 'editor'),
 		nodes: (version?.definition.nodes ?? []).map((node) => ({ id: node.id, kind: node.kind })),

@@ -1,5 +1,6 @@
 import type { DeltaMessage, EventMessage } from '$lib/schemas/realtime';
-import { runStatuses, type RunStatus, type StepStatus } from '$lib/schemas/workflow';
+import { runStatuses, type RunStatus } from '$lib/schemas/run-status';
+import type { StepStatus } from '$lib/schemas/workflow';
 
 /** A row of the event log. */
 export interface LoggedEvent {

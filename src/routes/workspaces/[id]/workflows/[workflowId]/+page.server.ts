@@ -8,7 +8,7 @@ import {
 import { runFormAction, requirePrincipal } from '$lib/server/http/forms';
 import { orHttpError } from '$lib/server/http/load-error';
 import { roleAtLeast } from '$lib/server/policy';
-import { DefinitionError, ServiceError } from '$lib/server/services/context';
+import { DefinitionError, ServiceError } from '$lib/server/errors';
 import { startWorkflowRun } from '$lib/server/services/runs';
 import {
 	diffVersions,

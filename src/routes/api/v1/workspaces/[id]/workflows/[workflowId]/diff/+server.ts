@@ -3,7 +3,7 @@ import { diffQuerySchema } from '$lib/schemas/engine-api';
 import { api } from '$lib/server/http/api';
 import { parseParameters } from '$lib/server/http/problem';
 import { isUuid } from '$lib/server/ids';
-import { notFound } from '$lib/server/services/context';
+import { notFound } from '$lib/server/errors';
 import { diffVersions } from '$lib/server/services/workflows';
 import type { RequestHandler } from './$types';
 

@@ -2,7 +2,7 @@ import { json } from '@sveltejs/kit';
 import { versionNumberParam } from '$lib/schemas/engine-api';
 import { api } from '$lib/server/http/api';
 import { isUuid } from '$lib/server/ids';
-import { notFound } from '$lib/server/services/context';
+import { notFound } from '$lib/server/errors';
 import { getVersion } from '$lib/server/services/workflows';
 import type { RequestHandler } from './$types';
 

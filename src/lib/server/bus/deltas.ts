@@ -1,10 +1,5 @@
-import type { DeltaMessage } from '../../schemas/realtime.ts';
+import { deltaChannel, type PublishedDelta } from '../channels.ts';
 import type { EventBus } from './bus.ts';
-
-/** Streamed output of running steps: live only, never persisted (the step's output is). */
-export const deltaChannel = (runId: string) => `run-deltas:${runId}`;
-
-export type PublishedDelta = Omit<DeltaMessage, 'type'>;
 
 interface StepStream {
 	runId: string;

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { EventBus } from './bus.ts';
-import { DeltaPublisher, deltaChannel, type PublishedDelta } from './deltas.ts';
+import { DeltaPublisher } from './deltas.ts';
+import { deltaChannel, type PublishedDelta } from '../channels.ts';
 
 function recordingBus() {
 	const published: { channel: string; message: PublishedDelta }[] = [];

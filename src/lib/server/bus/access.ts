@@ -1,16 +1,6 @@
 import type { Logger } from '../platform/logger.ts';
+import { accessChangedChannel, type AccessChanged } from '../channels.ts';
 import type { EventBus } from './bus.ts';
-
-/**
- * Told whenever what a user may see changed: a session or token revoked, a password changed, a
- * membership removed or its role changed. Realtime servers re-check that user's connections at
- * once (they also re-check every connection periodically, since the bus is best-effort).
- */
-export const accessChangedChannel = 'auth:access-changed';
-
-export interface AccessChanged {
-	userId: string;
-}
 
 /** Publishes after the change committed; a failure is logged, the periodic re-check still catches it. */
 export async function announceAccessChange(
