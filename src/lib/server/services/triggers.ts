@@ -1,4 +1,3 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { z } from 'zod';
 import {
 	scheduleConfigSchema,
@@ -8,18 +7,15 @@ import {
 	type UpdateTriggerInput,
 	type WebhookConfig
 } from '../../schemas/triggers.ts';
-import type { BucketPolicy } from '../auth/rate-limit.ts';
-import { isFinishedRun } from '../../schemas/run-status.ts';
-import type { Run, Trigger } from '../db/schema/index.ts';
+import type { Trigger } from '../db/schema/index.ts';
 import * as triggers from '../db/triggers.ts';
 import { nextTick } from './schedules.ts';
 import { isUuid } from '../ids.ts';
-import { decryptText, encryptText, randomToken, sha256Hex } from '../platform/crypto.ts';
+import { encryptText, randomToken, sha256Hex } from '../platform/crypto.ts';
 import { recordAudit } from './audit.ts';
 import { ServiceError, notFound } from '../errors.ts';
-import { systemPrincipal, type Principal, type RequestMeta } from '../principal.ts';
+import type { Principal, RequestMeta } from '../principal.ts';
 import type { ServiceContext } from './context.ts';
-import { startWorkflowRun, waitForRun } from './runs.ts';
 import { loadWorkflow } from './workflows.ts';
 import { authorizeWorkspace } from './workspaces.ts';
 
@@ -265,146 +261,4 @@ export async function rotateTriggerSecret(
 		});
 		return { trigger: toView(updated), secret: issued.secret };
 	});
-}
-
-/** A webhook request refused before it reaches the workflow for its size or media type. */
-export class WebhookRequestError extends Error {
-	override name = 'WebhookRequestError';
-	readonly status: 413 | 415;
-	readonly type: string;
-
-	constructor(status: 413 | 415, type: string, message: string) {
-		super(message);
-		this.status = status;
-		this.type = type;
-	}
-}
-
-/** Per webhook, counted after authentication so strangers cannot use up a sender's allowance. */
-export const webhookRatePolicy: BucketPolicy = { capacity: 60, refillPerSecond: 1 };
-/** How far an HMAC timestamp may be from the server clock, either way. */
-export const signatureWindowMs = 5 * 60_000;
-
-const unauthorized = (message: string) => new ServiceError('unauthorized', message);
-
-function sameText(a: string, b: string): boolean {
-	const left = Buffer.from(a);
-	const right = Buffer.from(b);
-	return left.length === right.length && timingSafeEqual(left, right);
-}
-
-function verifyBearer(trigger: Trigger, authorization: string | null): void {
-	const presented = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
-	if (
-		!presented ||
-		trigger.tokenHash === null ||
-		!sameText(sha256Hex(presented), trigger.tokenHash)
-	)
-		throw unauthorized('Send the webhook token as Authorization: Bearer <token>.');
-}
-
-/** Checks `X-AWE-Signature: sha256=<hex>` = HMAC-SHA256(secret, `${X-AWE-Timestamp}.${body}`). */
-function verifySignature(ctx: ServiceContext, trigger: Trigger, headers: Headers, body: Buffer) {
-	const timestamp = headers.get('x-awe-timestamp') ?? '';
-	const signature = /^sha256=([0-9a-f]{64})$/i.exec(headers.get('x-awe-signature') ?? '')?.[1];
-	if (!/^\d{1,12}$/.test(timestamp) || !signature || trigger.signingSecret === null)
-		throw unauthorized('Sign the request: X-AWE-Timestamp and X-AWE-Signature are required.');
-	const key = decryptText(ctx.keys.triggers, trigger.signingSecret);
-	const expected = createHmac('sha256', key).update(`${timestamp}.`).update(body).digest('hex');
-	if (!sameText(expected, signature.toLowerCase()))
-		throw unauthorized('The signature does not match the body.');
-	if (Math.abs(ctx.now().getTime() - Number(timestamp) * 1000) > signatureWindowMs)
-		throw unauthorized('The signature timestamp is more than 5 minutes from the server clock.');
-	return signature.toLowerCase();
-}
-
-/** Reads the body, refusing it as soon as it is larger than allowed (whatever Content-Length said). */
-async function readBodyWithin(request: Request, maxBytes: number): Promise<Buffer> {
-	const tooLarge = () =>
-		new WebhookRequestError(413, 'too-large', `The body is larger than ${maxBytes} bytes.`);
-	const declared = Number(request.headers.get('content-length') ?? 0);
-	if (declared > maxBytes) throw tooLarge();
-	if (request.body === null) return Buffer.alloc(0);
-	const reader = request.body.getReader();
-	const chunks: Uint8Array[] = [];
-	let total = 0;
-	for (;;) {
-		const { done, value } = await reader.read();
-		if (done) break;
-		total += value.byteLength;
-		// Not cancelled: that would destroy the socket before the 413 is written (the route closes it).
-		if (total > maxBytes) throw tooLarge();
-		chunks.push(value);
-	}
-	return Buffer.concat(chunks);
-}
-
-function parseInput(body: Buffer): Record<string, unknown> {
-	let input: unknown;
-	try {
-		input = JSON.parse(body.toString('utf8'));
-	} catch {
-		throw new ServiceError('invalid', 'The body is not valid JSON.');
-	}
-	if (input === null || typeof input !== 'object' || Array.isArray(input))
-		throw new ServiceError('invalid', 'The body must be a JSON object: it is the run input.');
-	return input as Record<string, unknown>;
-}
-
-const idempotencyKeyPattern = /^[\x21-\x7e]{1,200}$/;
-
-/**
- * Handles `POST /hooks/{id}`: authenticates the caller, reads the JSON body as the run input and
- * starts a run; in `respond: 'result'` mode waits for it (up to waitTimeoutMs; `complete` says whether
- * it finished in time). Unknown and disabled
- * webhooks answer the same 404. An HMAC request replayed within the window returns the run it
- * started the first time: its signature doubles as the idempotency key when none is sent.
- */
-export async function receiveWebhook(
-	ctx: ServiceContext,
-	triggerId: string,
-	request: Request,
-	meta: RequestMeta
-): Promise<{ run: Run; created: boolean; complete: boolean }> {
-	const trigger = isUuid(triggerId) ? await triggers.getById(ctx.db, triggerId) : null;
-	if (trigger === null || trigger.kind !== 'webhook' || !trigger.enabled)
-		throw notFound('Webhook not found.');
-	const config = webhookConfigSchema.parse(trigger.config);
-	const { headers } = request;
-	if (config.auth === 'token') verifyBearer(trigger, headers.get('authorization'));
-	const mediaType = headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
-	if (mediaType !== 'application/json')
-		throw new WebhookRequestError(
-			415,
-			'unsupported-media-type',
-			'Send the body as application/json.'
-		);
-	const body = await readBodyWithin(request, config.maxBodyBytes);
-	const signature = config.auth === 'hmac' ? verifySignature(ctx, trigger, headers, body) : null;
-	const allowance = await ctx.limiter.consume(`webhook:${trigger.id}`, webhookRatePolicy);
-	if (!allowance.allowed) {
-		throw new ServiceError('rate-limited', 'Too many calls to this webhook; slow down.', {
-			retryAfterSeconds: allowance.retryAfterSeconds
-		});
-	}
-	const requestKey = headers.get('idempotency-key');
-	if (requestKey !== null && !idempotencyKeyPattern.test(requestKey))
-		throw new ServiceError('invalid', 'Idempotency-Key must be 1–200 visible ASCII characters.');
-	const key = requestKey ?? (signature === null ? null : `signature:${signature}`);
-	const { run, created } = await startWorkflowRun(
-		ctx,
-		systemPrincipal('webhook'),
-		trigger.workspaceId,
-		{
-			workflowId: trigger.workflowId,
-			input: parseInput(body),
-			idempotencyKey: key === null ? undefined : `webhook:${trigger.id}:${key}`,
-			trigger: 'webhook',
-			triggerId: trigger.id
-		},
-		meta
-	);
-	if (config.respond === 'accepted') return { run, created, complete: false };
-	const settled = await waitForRun(ctx, trigger.workspaceId, run.id, config.waitTimeoutMs);
-	return { run: settled, created, complete: isFinishedRun(settled.status) };
 }

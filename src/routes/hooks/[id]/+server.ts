@@ -1,30 +1,43 @@
 import { json } from '@sveltejs/kit';
 import { requestMeta } from '$lib/server/http/forms';
 import { problem, problemFromError } from '$lib/server/http/problem';
-import { WebhookRequestError, receiveWebhook } from '$lib/server/services/triggers';
+import { BodyTooLargeError, readBody } from '$lib/server/http/read-body';
+import {
+	WebhookRequestError,
+	admitWebhook,
+	receiveWebhook,
+	type WebhookHeaders
+} from '$lib/server/services/webhooks';
 import type { RequestHandler } from './$types';
 
+const webhookHeaders = (headers: Headers): WebhookHeaders => ({
+	authorization: headers.get('authorization'),
+	contentType: headers.get('content-type'),
+	timestamp: headers.get('x-awe-timestamp'),
+	signature: headers.get('x-awe-signature'),
+	idempotencyKey: headers.get('idempotency-key')
+});
+
 /**
- * Public: the trigger's token or signature is the credential (see receiveWebhook). 202 with the run
- * id, or in respond='result' mode 200 with the run's outcome when it finishes in time.
+ * Public: the trigger's token or signature is the credential (see admitWebhook). 202 with the run
+ * id, or in respond='result' mode 200 with the run's outcome when it finishes in time. The body is
+ * read only once the webhook is known, its token checked and its media type accepted.
  */
 export const POST: RequestHandler = async (event) => {
 	const { services } = event.locals.runtime;
 	try {
-		const { request, params } = event;
-		const { run, created, complete } = await receiveWebhook(
-			services,
-			params.id,
-			request,
-			requestMeta(event)
-		);
+		const call = webhookHeaders(event.request.headers);
+		const webhook = await admitWebhook(services, event.params.id, call);
+		const delivery = { ...call, body: await readBody(event.request, webhook.config.maxBodyBytes) };
+		const meta = requestMeta(event);
+		const { run, created, complete } = await receiveWebhook(services, webhook, delivery, meta);
 		const headers: Record<string, string> = created ? {} : { 'idempotent-replayed': 'true' };
 		if (!complete) return json({ runId: run.id, status: run.status }, { status: 202, headers });
 		const { id: runId, status, output, error } = run;
 		return json({ runId, status, output, error }, { headers });
 	} catch (error) {
 		// After a refused body the connection is not reused: the rest of the body is never read.
-		if (error instanceof WebhookRequestError)
+		if (error instanceof BodyTooLargeError || error instanceof WebhookRequestError)
 			return problem(error.status, error.type, error.message, {}, { connection: 'close' });
 		return problemFromError(error);
 	}

@@ -1,0 +1,162 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { isFinishedRun } from '../../schemas/run-status.ts';
+import { webhookConfigSchema, type WebhookConfig } from '../../schemas/triggers.ts';
+import type { BucketPolicy } from '../auth/rate-limit.ts';
+import type { Run, Trigger } from '../db/schema/index.ts';
+import * as triggers from '../db/triggers.ts';
+import { isUuid } from '../ids.ts';
+import { decryptText, sha256Hex } from '../platform/crypto.ts';
+import { ServiceError, notFound } from '../errors.ts';
+import { systemPrincipal, type RequestMeta } from '../principal.ts';
+import type { ServiceContext } from './context.ts';
+import { startWorkflowRun, waitForRun } from './runs.ts';
+
+/** A call refused for its media type before its body is read: the route closes the connection. */
+export class WebhookRequestError extends Error {
+	override name = 'WebhookRequestError';
+	readonly status = 415;
+	readonly type = 'unsupported-media-type';
+}
+
+/** Per webhook, counted after authentication so strangers cannot use up a sender's allowance. */
+export const webhookRatePolicy: BucketPolicy = { capacity: 60, refillPerSecond: 1 };
+/** How far an HMAC timestamp may be from the server clock, either way. */
+export const signatureWindowMs = 5 * 60_000;
+
+/** The headers of `POST /hooks/{id}` the service looks at, null when absent. */
+export type WebhookHeaders = {
+	authorization: string | null;
+	contentType: string | null;
+	/** X-AWE-Timestamp and X-AWE-Signature, for HMAC webhooks. */
+	timestamp: string | null;
+	signature: string | null;
+	idempotencyKey: string | null;
+};
+
+/** What the route passes once it has read the body. */
+export type WebhookDelivery = Pick<WebhookHeaders, 'timestamp' | 'signature' | 'idempotencyKey'> & {
+	body: Buffer;
+};
+
+const admitted: unique symbol = Symbol('awe.admitted-webhook');
+/**
+ * A call admitted by admitWebhook: its body may now be read, up to `config.maxBodyBytes`. Only
+ * admitWebhook makes one, so receiveWebhook is never handed a webhook whose token went unchecked.
+ */
+export type AdmittedWebhook = {
+	trigger: Trigger;
+	config: WebhookConfig;
+	readonly [admitted]: true;
+};
+
+const unauthorized = (message: string) => new ServiceError('unauthorized', message);
+
+function sameText(a: string, b: string): boolean {
+	const left = Buffer.from(a);
+	const right = Buffer.from(b);
+	return left.length === right.length && timingSafeEqual(left, right);
+}
+
+function verifyBearer(trigger: Trigger, authorization: string | null): void {
+	const presented = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+	if (
+		!presented ||
+		trigger.tokenHash === null ||
+		!sameText(sha256Hex(presented), trigger.tokenHash)
+	)
+		throw unauthorized('Send the webhook token as Authorization: Bearer <token>.');
+}
+
+/** Checks `X-AWE-Signature: sha256=<hex>` = HMAC-SHA256(secret, `${X-AWE-Timestamp}.${body}`). */
+function verifySignature(ctx: ServiceContext, trigger: Trigger, delivery: WebhookDelivery) {
+	const timestamp = delivery.timestamp ?? '';
+	const signature = /^sha256=([0-9a-f]{64})$/i.exec(delivery.signature ?? '')?.[1];
+	if (!/^\d{1,12}$/.test(timestamp) || !signature || trigger.signingSecret === null)
+		throw unauthorized('Sign the request: X-AWE-Timestamp and X-AWE-Signature are required.');
+	const key = decryptText(ctx.keys.triggers, trigger.signingSecret);
+	const expected = createHmac('sha256', key)
+		.update(`${timestamp}.`)
+		.update(delivery.body)
+		.digest('hex');
+	if (!sameText(expected, signature.toLowerCase()))
+		throw unauthorized('The signature does not match the body.');
+	if (Math.abs(ctx.now().getTime() - Number(timestamp) * 1000) > signatureWindowMs)
+		throw unauthorized('The signature timestamp is more than 5 minutes from the server clock.');
+	return signature.toLowerCase();
+}
+
+function parseInput(body: Buffer): Record<string, unknown> {
+	let input: unknown;
+	try {
+		input = JSON.parse(body.toString('utf8'));
+	} catch {
+		throw new ServiceError('invalid', 'The body is not valid JSON.');
+	}
+	if (input === null || typeof input !== 'object' || Array.isArray(input))
+		throw new ServiceError('invalid', 'The body must be a JSON object: it is the run input.');
+	return input as Record<string, unknown>;
+}
+
+const idempotencyKeyPattern = /^[\x21-\x7e]{1,200}$/;
+
+/**
+ * First half of `POST /hooks/{id}`, before its body is read: the webhook must exist and be enabled
+ * (unknown and disabled ones answer the same 404), a token webhook's token must match, and the body
+ * must be JSON. The route then reads the body within the webhook's `maxBodyBytes`.
+ */
+export async function admitWebhook(
+	ctx: ServiceContext,
+	triggerId: string,
+	headers: Pick<WebhookHeaders, 'authorization' | 'contentType'>
+): Promise<AdmittedWebhook> {
+	const trigger = isUuid(triggerId) ? await triggers.getById(ctx.db, triggerId) : null;
+	if (trigger === null || trigger.kind !== 'webhook' || !trigger.enabled)
+		throw notFound('Webhook not found.');
+	const config = webhookConfigSchema.parse(trigger.config);
+	if (config.auth === 'token') verifyBearer(trigger, headers.authorization);
+	const mediaType = headers.contentType?.split(';')[0]?.trim().toLowerCase();
+	if (mediaType !== 'application/json')
+		throw new WebhookRequestError('Send the body as application/json.');
+	return { trigger, config, [admitted]: true };
+}
+
+/**
+ * Second half of `POST /hooks/{id}`: checks an HMAC webhook's signature, rate-limits, and starts a
+ * run on the JSON body; in `respond: 'result'` mode waits for it (up to waitTimeoutMs; `complete`
+ * says whether it finished in time). An HMAC request replayed within the window returns the run it
+ * started the first time: its signature doubles as the idempotency key when none is sent.
+ */
+export async function receiveWebhook(
+	ctx: ServiceContext,
+	{ trigger, config }: AdmittedWebhook,
+	delivery: WebhookDelivery,
+	meta: RequestMeta
+): Promise<{ run: Run; created: boolean; complete: boolean }> {
+	const signature = config.auth === 'hmac' ? verifySignature(ctx, trigger, delivery) : null;
+	const allowance = await ctx.limiter.consume(`webhook:${trigger.id}`, webhookRatePolicy);
+	if (!allowance.allowed) {
+		throw new ServiceError('rate-limited', 'Too many calls to this webhook; slow down.', {
+			retryAfterSeconds: allowance.retryAfterSeconds
+		});
+	}
+	const requestKey = delivery.idempotencyKey;
+	if (requestKey !== null && !idempotencyKeyPattern.test(requestKey))
+		throw new ServiceError('invalid', 'Idempotency-Key must be 1–200 visible ASCII characters.');
+	const key = requestKey ?? (signature === null ? null : `signature:${signature}`);
+	const { run, created } = await startWorkflowRun(
+		ctx,
+		systemPrincipal('webhook'),
+		trigger.workspaceId,
+		{
+			workflowId: trigger.workflowId,
+			input: parseInput(delivery.body),
+			idempotencyKey: key === null ? undefined : `webhook:${trigger.id}:${key}`,
+			trigger: 'webhook',
+			triggerId: trigger.id
+		},
+		meta
+	);
+	if (config.respond === 'accepted') return { run, created, complete: false };
+	const settled = await waitForRun(ctx, trigger.workspaceId, run.id, config.waitTimeoutMs);
+	return { run: settled, created, complete: isFinishedRun(settled.status) };
+}

@@ -1,0 +1,240 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTriggerSchema } from '../../src/lib/schemas/triggers.ts';
+import { ServiceError } from '../../src/lib/server/errors.ts';
+import { createTrigger, updateTrigger } from '../../src/lib/server/services/triggers.ts';
+import {
+	WebhookRequestError,
+	admitWebhook,
+	receiveWebhook,
+	signatureWindowMs,
+	webhookRatePolicy,
+	type WebhookDelivery
+} from '../../src/lib/server/services/webhooks.ts';
+import { useTestDatabase } from '../helpers/database.ts';
+import { createEngineHarness, type EngineHarness } from '../helpers/engine.ts';
+import { meta } from '../helpers/services.ts';
+
+/** The webhook service called with plain data, as the route calls it once it has read the body. */
+
+const testDb = useTestDatabase();
+let engine: EngineHarness;
+let workflowId: string;
+
+beforeAll(async () => {
+	engine = await createEngineHarness(testDb.database);
+	workflowId = await engine.publish({
+		inputs: [{ name: 'name', type: 'string', required: true }],
+		nodes: [
+			{ id: 'start', kind: 'input' },
+			{ id: 'done', kind: 'output' }
+		],
+		edges: [{ from: 'start', to: 'done' }]
+	});
+});
+afterAll(() => engine.stopWorkers());
+
+async function webhook(config: Record<string, unknown> = {}) {
+	const input = createTriggerSchema.parse({ kind: 'webhook', name: 'Hook', config });
+	const { trigger, secret } = await createTrigger(
+		engine.ctx,
+		engine.owner.principal,
+		engine.workspaceId,
+		workflowId,
+		input,
+		meta
+	);
+	if (secret === null) throw new Error('a webhook is created with a secret');
+	return { id: trigger.id, secret };
+}
+
+const json = 'application/json';
+const bearer = (secret: string) => ({ authorization: `Bearer ${secret}`, contentType: json });
+const unsigned = { timestamp: null, signature: null, idempotencyKey: null };
+
+function delivery(body: string, headers: Partial<WebhookDelivery> = {}): WebhookDelivery {
+	return { ...unsigned, body: Buffer.from(body), ...headers };
+}
+
+/** The X-AWE-Timestamp and X-AWE-Signature a sender computes, at the service's clock by default. */
+function signed(secret: string, body: string, at = engine.ctx.now()) {
+	const timestamp = String(Math.floor(at.getTime() / 1000));
+	const hex = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+	return { timestamp, signature: `sha256=${hex}` };
+}
+
+/** The failure a call ends in: a ServiceError's type, or the status of a refused request. */
+async function failure(promise: Promise<unknown>): Promise<string> {
+	try {
+		await promise;
+		return 'ok';
+	} catch (error) {
+		if (error instanceof ServiceError) return error.type;
+		if (error instanceof WebhookRequestError) return String(error.status);
+		throw error;
+	}
+}
+
+describe('a token webhook', () => {
+	it('admits its own token and starts a run with the body as input', async () => {
+		const hook = await webhook();
+		const admitted = await admitWebhook(engine.ctx, hook.id, {
+			authorization: `bearer  ${hook.secret}`,
+			contentType: 'Application/JSON; charset=utf-8'
+		});
+		expect(admitted.config).toMatchObject({ auth: 'token', maxBodyBytes: 256 * 1024 });
+		const { run, created, complete } = await receiveWebhook(
+			engine.ctx,
+			admitted,
+			delivery('{"name":"ada"}'),
+			meta
+		);
+		expect({ created, complete }).toEqual({ created: true, complete: false });
+		expect(run).toMatchObject({
+			workspaceId: engine.workspaceId,
+			trigger: 'webhook',
+			triggerId: hook.id,
+			input: { name: 'ada' },
+			createdBy: null
+		});
+	});
+
+	it('refuses a wrong or missing token, and a body that is not JSON', async () => {
+		const hook = await webhook();
+		const other = await webhook();
+		const admit = (headers: { authorization: string | null; contentType: string | null }) =>
+			failure(admitWebhook(engine.ctx, hook.id, headers));
+		expect(await admit(bearer(other.secret))).toBe('unauthorized');
+		expect(await admit({ authorization: hook.secret, contentType: json })).toBe('unauthorized');
+		expect(await admit({ authorization: null, contentType: json })).toBe('unauthorized');
+		expect(await admit({ ...bearer(hook.secret), contentType: 'application/xml' })).toBe('415');
+		expect(await admit({ ...bearer(hook.secret), contentType: null })).toBe('415');
+		// Authentication comes first: a stranger learns nothing from the media type.
+		expect(await admit({ authorization: null, contentType: 'text/plain' })).toBe('unauthorized');
+	});
+
+	it('answers unknown, malformed, disabled and schedule ids with the same 404', async () => {
+		const disabled = await webhook();
+		await updateTrigger(
+			engine.ctx,
+			engine.owner.principal,
+			engine.workspaceId,
+			workflowId,
+			disabled.id,
+			{ enabled: false },
+			meta
+		);
+		const schedule = await createTrigger(
+			engine.ctx,
+			engine.owner.principal,
+			engine.workspaceId,
+			workflowId,
+			createTriggerSchema.parse({
+				kind: 'schedule',
+				name: 'Nightly',
+				config: { cron: '0 0 * * *', input: { name: 'cron' } }
+			}),
+			meta
+		);
+		const messages = new Set<string>();
+		for (const id of [disabled.id, randomUUID(), 'not-an-id', schedule.trigger.id]) {
+			const error = await admitWebhook(engine.ctx, id, bearer(disabled.secret)).catch(
+				(reason: unknown) => reason
+			);
+			expect(error).toBeInstanceOf(ServiceError);
+			expect(error).toMatchObject({ status: 404, type: 'not-found' });
+			messages.add((error as ServiceError).message);
+		}
+		expect(messages.size).toBe(1);
+	});
+
+	it('starts one run per Idempotency-Key and refuses a malformed key', async () => {
+		const hook = await webhook();
+		const admitted = await admitWebhook(engine.ctx, hook.id, bearer(hook.secret));
+		const call = delivery('{"name":"ada"}', { idempotencyKey: 'order-42' });
+		const first = await receiveWebhook(engine.ctx, admitted, call, meta);
+		const second = await receiveWebhook(engine.ctx, admitted, call, meta);
+		expect(second.run.id).toBe(first.run.id);
+		expect([first.created, second.created]).toEqual([true, false]);
+		const other = delivery('{"name":"bob"}', { idempotencyKey: 'order-42' });
+		expect(await failure(receiveWebhook(engine.ctx, admitted, other, meta))).toBe('conflict');
+		const tooLong = delivery('{"name":"ada"}', { idempotencyKey: 'k'.repeat(201) });
+		expect(await failure(receiveWebhook(engine.ctx, admitted, tooLong, meta))).toBe('invalid');
+	});
+
+	it('counts admitted calls against its rate limit, even those with a bad body', async () => {
+		const hook = await webhook();
+		const admitted = await admitWebhook(engine.ctx, hook.id, bearer(hook.secret));
+		const notJson = delivery('{');
+		for (let call = 0; call < webhookRatePolicy.capacity; call += 1) {
+			expect(await failure(receiveWebhook(engine.ctx, admitted, notJson, meta))).toBe('invalid');
+		}
+		const limited = await receiveWebhook(engine.ctx, admitted, notJson, meta).catch(
+			(reason: unknown) => reason
+		);
+		expect(limited).toMatchObject({ type: 'rate-limited', retryAfterSeconds: 1 });
+		engine.ctx.clock.advance(1_000);
+		expect(await failure(receiveWebhook(engine.ctx, admitted, notJson, meta))).toBe('invalid');
+	});
+});
+
+describe('an HMAC webhook', () => {
+	it('starts a run on a signed body, and returns that run when the request is replayed', async () => {
+		const hook = await webhook({ auth: 'hmac' });
+		const admitted = await admitWebhook(engine.ctx, hook.id, {
+			authorization: null,
+			contentType: json
+		});
+		const body = '{"name":"linus"}';
+		const call = delivery(body, signed(hook.secret, body));
+		const first = await receiveWebhook(engine.ctx, admitted, call, meta);
+		expect(first).toMatchObject({ created: true, run: { input: { name: 'linus' } } });
+		const replay = await receiveWebhook(engine.ctx, admitted, call, meta);
+		expect(replay).toMatchObject({ created: false, run: { id: first.run.id } });
+	});
+
+	it('refuses a tampered body, a missing or foreign signature, and a stale timestamp', async () => {
+		const hook = await webhook({ auth: 'hmac' });
+		const admitted = await admitWebhook(engine.ctx, hook.id, {
+			authorization: null,
+			contentType: json
+		});
+		const body = '{"name":"eve"}';
+		const receive = (call: WebhookDelivery) =>
+			receiveWebhook(engine.ctx, admitted, call, meta).catch((reason: unknown) => reason);
+		const refusals = [
+			delivery('{"name":"mallory"}', signed(hook.secret, body)),
+			delivery(body),
+			delivery(body, signed('awhs_other', body)),
+			delivery(body, { ...signed(hook.secret, body), timestamp: 'soon' })
+		];
+		for (const call of refusals) {
+			expect(await receive(call)).toMatchObject({ type: 'unauthorized' });
+		}
+		const late = new Date(engine.ctx.now().getTime() - signatureWindowMs - 1_000);
+		const stale = await receive(delivery(body, signed(hook.secret, body, late)));
+		expect(stale).toMatchObject({ type: 'unauthorized', message: expect.stringMatching(/5 min/) });
+		const early = new Date(engine.ctx.now().getTime() + signatureWindowMs - 1_000);
+		expect(await receive(delivery(body, signed(hook.secret, body, early)))).toMatchObject({
+			created: true
+		});
+	});
+});
+
+describe("respond: 'result'", () => {
+	it('answers incomplete at the timeout, and with the output once a worker runs it', async () => {
+		const hook = await webhook({ respond: 'result', waitTimeoutMs: 1_000 });
+		const admitted = await admitWebhook(engine.ctx, hook.id, bearer(hook.secret));
+		const pending = await receiveWebhook(engine.ctx, admitted, delivery('{"name":"ada"}'), meta);
+		expect(pending).toMatchObject({ complete: false, run: { status: 'queued' } });
+
+		await engine.startWorker({ pollMs: 50 });
+		const finished = await receiveWebhook(engine.ctx, admitted, delivery('{"name":"grace"}'), meta);
+		expect(finished).toMatchObject({
+			created: true,
+			complete: true,
+			run: { status: 'succeeded', output: { name: 'grace' } }
+		});
+		await engine.stopWorkers();
+	});
+});
