@@ -8,10 +8,7 @@ const server = '^src/lib/server/';
 /** L0: zod schemas shared by the browser and the server. */
 const schemas = ['^src/lib/schemas/'];
 /** L1: the vocabulary every server layer shares, and the Drizzle tables. */
-const vocabulary = [
-	`${server}(principal|errors|run-status|channels|ids)\\.ts$`,
-	`${server}db/schema/`
-];
+const vocabulary = [`${server}(principal|errors|channels|ids)\\.ts$`, `${server}db/schema/`];
 /** L2: database queries, platform (config, logger, crypto) and the event bus. */
 const foundation = [`${server}(db|platform|bus)/`];
 /** L3: code runner, guarded outbound HTTP, secrets, sign-in. */
@@ -46,7 +43,7 @@ export default {
 		},
 		layer(
 			'vocabulary-not-up',
-			'L1 principal, errors, run-status, channels, ids and db/schema (the Drizzle tables): the ' +
+			'L1 principal, errors, channels, ids and db/schema (the Drizzle tables): the ' +
 				'vocabulary any server layer may import. They import only L0, each other and npm packages.',
 			{ path: vocabulary },
 			[...schemas, ...vocabulary]
