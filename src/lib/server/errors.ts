@@ -1,5 +1,4 @@
 import type { DefinitionProblem } from '../schemas/workflow.ts';
-import type { ApiScope } from './principal.ts';
 
 export type ServiceErrorType =
 	'invalid' | 'unauthorized' | 'forbidden' | 'not-found' | 'conflict' | 'rate-limited';
@@ -49,5 +48,6 @@ export class DefinitionError extends ServiceError {
 
 export const notFound = (what = 'Not found') => new ServiceError('not-found', what);
 
-export const missingScope = (scope: ApiScope) =>
+/** A token without the scope (an ApiScope) an action needs. */
+export const missingScope = (scope: string) =>
 	new ServiceError('forbidden', `This token lacks the ${scope} scope.`);

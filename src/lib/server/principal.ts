@@ -1,5 +1,6 @@
 import { apiScopeNames } from '../schemas/tokens.ts';
 import type { ApiToken, Session, User } from './db/schema/index.ts';
+import { ServiceError } from './errors.ts';
 
 // One list for forms, the API and the policy.
 export const apiScopes = apiScopeNames;
@@ -30,8 +31,16 @@ export function systemPrincipal(origin: SystemOrigin): SystemPrincipal {
 	return Object.freeze({ kind: 'system', origin, [systemBrand]: true } as const);
 }
 
-export const isSystemPrincipal = (actor: Principal | SystemPrincipal): actor is SystemPrincipal =>
-	actor.kind === 'system' && (actor as SystemPrincipal)[systemBrand] === true;
+/**
+ * The person acting, or null when the system is; anything that merely looks like a system
+ * principal (not made by `systemPrincipal()`) is refused rather than trusted.
+ */
+export function personActing(actor: Principal | SystemPrincipal): Principal | null {
+	if (actor.kind !== 'system') return actor;
+	if ((actor as Partial<SystemPrincipal>)[systemBrand] !== true)
+		throw new ServiceError('unauthorized', 'Not a principal.');
+	return null;
+}
 
 /** Where a request came from, for the audit log and throttling. */
 export interface RequestMeta {

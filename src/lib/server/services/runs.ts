@@ -21,7 +21,7 @@ import { loadWorkflow } from './workflows.ts';
 import { authorizeWorkspace } from './workspaces.ts';
 import { ServiceError, notFound } from '../errors.ts';
 import {
-	isSystemPrincipal,
+	personActing,
 	type Principal,
 	type RequestMeta,
 	type SystemPrincipal
@@ -68,7 +68,7 @@ export async function startWorkflowRun(
 	request: StartRunInput,
 	meta: RequestMeta
 ): Promise<{ run: Run; created: boolean }> {
-	const principal = isSystemPrincipal(actor) ? null : actor;
+	const principal = personActing(actor);
 	if (principal !== null) await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.run');
 	const workflow = await loadWorkflow(ctx, workspaceId, request.workflowId);
 	const version =
