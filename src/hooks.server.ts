@@ -27,13 +27,28 @@ export const handle = sequence(
 	jsonOriginCheck
 );
 
-/** Unexpected errors: logged with the request id, shown to the user without internals. */
+/**
+ * Errors SvelteKit did not expect a route to handle. A 4xx is the request's fault (no such page,
+ * a form posted as JSON): answered with what was wrong and not logged. A 5xx is ours: logged with
+ * the request id, shown without internals.
+ */
 export const handleError: HandleServerError = ({ error, event, status }) => {
 	const requestId = event.locals.requestId;
-	if (status !== 404)
+	if (status >= 500) {
 		currentRuntime().logger.error(
 			{ err: error, requestId, path: loggedPath(event) },
 			'unexpected error'
 		);
-	return { message: status === 404 ? 'Not found' : 'Something went wrong on our side.', requestId };
+		return { message: 'Something went wrong on our side.', requestId };
+	}
+	return { message: clientErrorMessage(status, error, event.request), requestId };
 };
+
+function clientErrorMessage(status: number, error: unknown, request: Request): string {
+	if (status === 404) return 'Not found';
+	if (status === 415) {
+		const type = request.headers.get('content-type');
+		return `Forms are sent as application/x-www-form-urlencoded or multipart/form-data, not ${type ? type.split(';')[0] : 'without a content type'}.`;
+	}
+	return error instanceof Error ? error.message : 'The request cannot be served.';
+}

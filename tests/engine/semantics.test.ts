@@ -175,6 +175,12 @@ describe('map', () => {
 		expect(run.status).toBe('succeeded');
 		expect(run.output).toEqual([1, 2, 3, 4, 5]);
 		expect(executionsOf('item').length - before).toBe(5);
+		// Each iteration has its own key, none of them the map step's own (`run:each`).
+		const keys = executionsOf('item')
+			.filter((e) => e.idempotencyKey.startsWith(run.id))
+			.map((e) => e.idempotencyKey)
+			.sort();
+		expect(keys).toEqual([0, 1, 2, 3, 4].map((i) => `${run.id}:each:${i}`));
 		const result = await testDb.database.db.execute(sql`
 			select iteration, started_at, finished_at from run_steps
 			where run_id = ${run.id} and iteration >= 0 order by iteration
@@ -215,7 +221,7 @@ describe('retries, timeouts and failure', () => {
 		const keys = executionsOf('flaky')
 			.filter((e) => e.idempotencyKey.startsWith(run.id))
 			.map((e) => e.idempotencyKey);
-		expect(keys).toEqual([`${run.id}:flaky:0`, `${run.id}:flaky:0`, `${run.id}:flaky:0`]);
+		expect(keys).toEqual([`${run.id}:flaky`, `${run.id}:flaky`, `${run.id}:flaky`]);
 		const events = await engine.eventTypes(run.id);
 		expect(events.filter((type) => type === 'step.retrying')).toHaveLength(2);
 	});

@@ -78,7 +78,7 @@ describe.skipIf(!onPostgres)('worker faults (real processes on PostgreSQL)', () 
 		const b = executions.filter((e) => e.label === 'b');
 		expect(b.map((e) => e.pid)).toEqual([first.pid, second.pid]);
 		// The interrupted step ran again under the same idempotency key, as a new attempt.
-		expect(new Set(b.map((e) => e.idempotency_key))).toEqual(new Set([`${run.id}:b:0`]));
+		expect(new Set(b.map((e) => e.idempotency_key))).toEqual(new Set([`${run.id}:b`]));
 		expect(b.map((e) => e.attempt)).toEqual([1, 2]);
 	});
 

@@ -45,11 +45,20 @@ export const diffQuerySchema = z.object({ from: versionNumberSchema, to: version
 
 export const exportQuerySchema = z.object({ version: versionNumberSchema.optional() });
 
-export const startRunSchema = z.object({
-	input: z.record(z.string(), z.unknown()).default({}),
-	/** A version number; the published version when absent. */
-	version: z.number().int().min(1).max(maxInteger).optional()
-});
+/** Strict: a run's input misplaced beside `input` (`{"n": 3}`) is refused, not dropped. */
+export const startRunSchema = z.strictObject(
+	{
+		input: z.record(z.string(), z.unknown()).default({}),
+		/** A version number; the published version when absent. */
+		version: z.number().int().min(1).max(maxInteger).optional()
+	},
+	{
+		error: (issue) =>
+			issue.code === 'unrecognized_keys'
+				? `Unknown field ${issue.keys.map((key) => `"${key}"`).join(', ')}: the run's input goes under "input", e.g. {"input": {…}}.`
+				: undefined
+	}
+);
 
 /** Printable ASCII (what Stripe and the IETF draft allow), so keys survive any proxy unchanged. */
 export const startRunHeadersSchema = z.object({

@@ -27,11 +27,14 @@ import {
 	type RunRow
 } from './transitions.ts';
 import { isActiveRun } from '../../schemas/run-status.ts';
+import { storableJson, toStorable } from '../../schemas/storable.ts';
 import type { RunEventMessage } from '../channels.ts';
 
-/** A step's result as the engine records it. */
+/** A step's result as the engine records it; `logs` of a waiting step are the engine's warnings. */
 export type ExecutionResult =
-	StepOutcome | { type: 'failed'; error: RunError; retryable: boolean; logs?: StepLogEntry[] };
+	| Exclude<StepOutcome, { type: 'wait' }>
+	| (Extract<StepOutcome, { type: 'wait' }> & { logs?: StepLogEntry[] })
+	| { type: 'failed'; error: RunError; retryable: boolean; logs?: StepLogEntry[] };
 
 /** The lease was taken over, or the run ended, while the step executed: its result is dropped. */
 export class StaleLeaseError extends Error {
@@ -60,8 +63,21 @@ export function nodeForStep(graph: WorkflowGraph, step: Pick<ClaimedStep, 'nodeI
 	return { ...body, id: node.id } as WorkflowNode;
 }
 
-/** Runs the node's executor for a claimed step; never throws (failures become a result). */
+/**
+ * Runs the node's executor for a claimed step. Failures become a result; it throws only when
+ * `signal` aborted it (the lease was lost, the run ended or the worker is stopping), so that
+ * nothing is committed for it. The result is always storable (see `storableResult`).
+ */
 export async function executeStep(
+	deps: StepRunnerDeps,
+	step: ClaimedStep,
+	signal: AbortSignal
+): Promise<{ result: ExecutionResult; input: unknown }> {
+	const executed = await executeNode(deps, step, signal);
+	return { input: executed.input, result: storableResult(executed.result) };
+}
+
+async function executeNode(
 	deps: StepRunnerDeps,
 	step: ClaimedStep,
 	signal: AbortSignal
@@ -137,7 +153,7 @@ export async function executeStep(
 					nodeId: step.nodeId,
 					iteration: step.iteration,
 					attempt: step.attempt,
-					idempotencyKey: `${step.runId}:${step.nodeId}:${step.iteration < 0 ? 0 : step.iteration}`,
+					idempotencyKey: idempotencyKeyOf(step),
 					input,
 					data: { input: step.runInput, steps },
 					state: step.state,
@@ -178,6 +194,51 @@ export async function executeStep(
 		deps.deltas?.push(streamTarget, streamed.end());
 		deps.deltas?.end(step.id);
 	}
+}
+
+/**
+ * What PostgreSQL cannot store never reaches a commit, where it would fail on every attempt: each
+ * U+0000 and lone surrogate in a result becomes U+FFFD, reported as a warning in the step's logs,
+ * and a result nested too deeply to serialize fails the step once.
+ */
+export function storableResult(result: ExecutionResult): ExecutionResult {
+	try {
+		let replaced = 0;
+		const fix = <T>(value: T): T => {
+			const fixed = toStorable(value);
+			replaced += fixed.replaced;
+			return fixed.value;
+		};
+		let stored: ExecutionResult;
+		if (result.type === 'succeeded') {
+			stored = { ...result, output: fix(result.output), branch: fix(result.branch) };
+		} else if (result.type === 'wait') {
+			stored = { ...result, state: fix(result.state), effect: fix(result.effect) };
+		} else stored = { ...result, error: fix(result.error) };
+		const logs = fix(result.logs);
+		if (replaced === 0) return { ...stored, logs };
+		const warning: StepLogEntry = {
+			level: 'warn',
+			message: `${replaced} character${replaced === 1 ? '' : 's'} that cannot be stored (U+0000 or an unpaired surrogate) replaced by U+FFFD.`
+		};
+		return { ...stored, logs: [...(logs ?? []), warning] };
+	} catch (error) {
+		if (!(error instanceof RangeError)) throw error;
+		return failure(
+			'unstorable_result',
+			'The step’s result is nested too deeply to be stored.',
+			false
+		);
+	}
+}
+
+/**
+ * The same on every attempt of a step, and different for every step: `run:node` for a node's own
+ * step, `run:node:i` for iteration i of a map.
+ */
+export function idempotencyKeyOf(step: Pick<ClaimedStep, 'runId' | 'nodeId' | 'iteration'>) {
+	const key = `${step.runId}:${step.nodeId}`;
+	return step.iteration < 0 ? key : `${key}:${step.iteration}`;
 }
 
 function failure(
@@ -257,7 +318,7 @@ export async function commitStep(
 		if (set === 'stale') throw new StaleLeaseError('the lease was taken over');
 		const log = new EventLog();
 		const at = { stepId: step.id, nodeId: step.nodeId };
-		if (result.type !== 'wait' && result.logs?.length) {
+		if (result.logs?.length) {
 			log.add(run.id, run.workspace_id, {
 				...at,
 				type: 'step.logs',
@@ -335,7 +396,8 @@ async function lockRunAndFence(
 	policy: RetryPolicy | null,
 	deps: StepRunnerDeps
 ): Promise<{ run: RunRow; set: 'stale' | 'done' | 'retrying' } | null> {
-	const inputJson = JSON.stringify(input ?? null);
+	// Inputs come from stored outputs and checked run inputs; the rule is applied again all the same.
+	const inputJson = storableJson(input).json;
 	let update;
 	let outcome: 'done' | 'retrying' = 'done';
 	if (result.type === 'succeeded') {

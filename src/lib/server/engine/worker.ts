@@ -11,6 +11,7 @@ import {
 	type ClaimedStep,
 	type RunSnapshot
 } from '../db/run-queue.ts';
+import { databaseMessage, isPermanentDataError, sqlState } from '../db/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import { DeltaPublisher } from '../bus/deltas.ts';
 import type { EventBus } from '../bus/bus.ts';
@@ -235,7 +236,9 @@ export class Worker {
 			try {
 				committed =
 					(await this.#commitInMemory(step, input, result, limit)) ??
-					(await this.#commitWithRetries(step, input, result, signal, limit));
+					(await this.#commitWithRetries(step, input, result, signal, limit).catch(
+						(error: unknown) => this.#commitRefusedResult(step, input, error, signal)
+					));
 			} finally {
 				this.#reserved -= limit;
 			}
@@ -386,12 +389,44 @@ export class Worker {
 				this.commits.transactional += 1;
 				return committed;
 			} catch (error) {
-				if (error instanceof StaleLeaseError || signal.aborted || Date.now() + delay > deadline)
+				if (
+					error instanceof StaleLeaseError ||
+					isPermanentDataError(error) ||
+					signal.aborted ||
+					Date.now() + delay > deadline
+				)
 					throw error;
 				this.#options.logger.warn({ err: error, stepId: step.id }, 'commit failed; retrying');
 				await new Promise((resolve) => setTimeout(resolve, delay));
 			}
 		}
+	}
+
+	/**
+	 * A result the database refuses (class 22 or 54: it would be refused on every attempt) fails its
+	 * step once, saying why, instead of leaving it to run again after each lease expiry.
+	 */
+	async #commitRefusedResult(
+		step: ClaimedStep,
+		input: unknown,
+		error: unknown,
+		signal: AbortSignal
+	): Promise<Awaited<ReturnType<typeof commitStep>>> {
+		if (!isPermanentDataError(error)) throw error;
+		this.#options.logger.warn(
+			{ stepId: step.id, sqlState: sqlState(error), reason: databaseMessage(error) },
+			'the database refused a step result; failing the step'
+		);
+		const refused: ExecutionResult = {
+			type: 'failed',
+			error: {
+				code: 'unstorable_result',
+				message: `The step's result could not be stored: ${databaseMessage(error)}`,
+				retryable: false
+			},
+			retryable: false
+		};
+		return this.#commitWithRetries(step, input, refused, signal, 0);
 	}
 
 	async #extendLeases(): Promise<void> {

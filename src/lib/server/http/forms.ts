@@ -1,5 +1,6 @@
 import { fail, redirect, type RequestEvent } from '@sveltejs/kit';
 import type { z } from 'zod';
+import { findUnstorable, storableText } from '../../schemas/storable.ts';
 import { ServiceError } from '../errors.ts';
 import type { Principal, RequestMeta } from '../principal.ts';
 import type { ServiceContext } from '../services/context.ts';
@@ -39,15 +40,36 @@ export async function parseForm<T extends z.ZodType>(
 	| { data: z.infer<T>; values: Record<string, string> }
 	| { failure: ReturnType<typeof fail<FormFailure>> }
 > {
-	const form = await request.formData();
+	let form: FormData;
+	try {
+		form = await request.formData();
+	} catch (error) {
+		// Not form data (text/plain passes the framework's check), or over BODY_SIZE_LIMIT.
+		const tooLarge = (error as { status?: unknown } | null)?.status === 413;
+		const message = tooLarge
+			? 'The form is larger than this server accepts.'
+			: 'Forms are sent as application/x-www-form-urlencoded or multipart/form-data.';
+		return { failure: fail(tooLarge ? 413 : 415, { message, fields: {}, values: {} }) };
+	}
 	const raw: Record<string, unknown> = {};
 	for (const key of new Set(form.keys())) {
 		const all = form.getAll(key).filter((value): value is string => typeof value === 'string');
 		raw[key] = all.length > 1 ? all : all[0];
 	}
 	const values = Object.fromEntries(
-		echo.map((key) => [key, typeof raw[key] === 'string' ? raw[key] : ''])
+		echo.map((key) => [key, typeof raw[key] === 'string' ? storableText(raw[key]) : ''])
 	);
+	const unstorable = findUnstorable(raw);
+	if (unstorable !== null) {
+		const field = unstorable.path.split('.')[0] ?? 'form';
+		return {
+			failure: fail(400, {
+				message: 'Please correct the highlighted fields.',
+				fields: { [field]: unstorable.message },
+				values
+			})
+		};
+	}
 	const result = schema.safeParse(raw);
 	if (result.success) return { data: result.data, values };
 	const fields: Record<string, string> = {};

@@ -22,9 +22,15 @@ export function problem(
 	);
 }
 
+/** Each problem under the field it concerns; an unknown field is named itself. */
 function issueFields(error: ZodError): Record<string, string> {
 	return Object.fromEntries(
-		error.issues.map((issue) => [issue.path.join('.') || '(body)', issue.message])
+		error.issues.flatMap((issue) =>
+			(issue.code === 'unrecognized_keys'
+				? issue.keys.map((key) => [...issue.path, key])
+				: [issue.path]
+			).map((path) => [path.join('.') || '(body)', issue.message])
+		)
 	);
 }
 

@@ -59,3 +59,26 @@ describe('createLogger', () => {
 		expect(lines).toHaveLength(1);
 	});
 });
+
+describe('log lines stay small', () => {
+	it('caps long strings and long arrays, and drops the parameters of a failed statement', () => {
+		const { lines, stream } = capture();
+		const logger = createLogger({ LOG_LEVEL: 'info', NODE_ENV: 'production' }, stream);
+		const payload = 'x'.repeat(4 * 1024 * 1024);
+		const failed = Object.assign(
+			new Error(`Failed query: update run_steps set output = $1::jsonb\nparams: ${payload}`),
+			{ query: 'update run_steps set output = $1::jsonb', params: [payload] }
+		);
+		failed.name = 'DrizzleQueryError';
+		logger.error({ err: failed, body: payload, items: Array.from({ length: 500 }, (_, i) => i) });
+		const line = lines[0] ?? '';
+		expect(line.length).toBeLessThan(20_000);
+		const entry = JSON.parse(line);
+		expect(entry.err.message).toBe('Failed query: update run_steps set output = $1::jsonb');
+		expect(entry.err.params).toBeUndefined();
+		expect(entry.err.query).toBeUndefined();
+		expect(entry.err.stack).not.toContain('xxxx');
+		expect(entry.body).toMatch(/^x{2000}… \[4192304 more characters\]$/);
+		expect(entry.items).toHaveLength(51);
+	});
+});

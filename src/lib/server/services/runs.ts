@@ -85,6 +85,7 @@ export async function startWorkflowRun(
 				: 'Version not found.'
 		);
 	}
+	const trigger = request.trigger ?? (principal?.kind === 'token' ? 'api' : 'manual');
 	const parsed = runInputSchema(version.definition.inputs).safeParse(request.input ?? {});
 	if (!parsed.success) {
 		throw new ServiceError('invalid', 'The run input does not match the workflow inputs.', {
@@ -110,7 +111,7 @@ export async function startWorkflowRun(
 				versionId: version.id,
 				definition: version.definition,
 				input: parsed.data,
-				trigger: request.trigger ?? (principal?.kind === 'token' ? 'api' : 'manual'),
+				trigger,
 				triggerId: request.triggerId ?? null,
 				createdBy: principal?.user.id ?? null
 			},
@@ -130,7 +131,7 @@ export async function startWorkflowRun(
 			details: {
 				workflowId: workflow.id,
 				version: version.number,
-				trigger: request.trigger ?? 'manual'
+				trigger
 			}
 		});
 		await publish(ctx, started.events);

@@ -17,7 +17,10 @@ export interface StepContext {
 	iteration: number;
 	/** 1 on the first attempt. */
 	attempt: number;
-	/** `run:node:iteration`: the same on every attempt, so side effects can be deduplicated downstream. */
+	/**
+	 * `run:node` (`run:node:i` for iteration i of a map): the same on every attempt of this step and
+	 * different for every other step, so side effects can be deduplicated downstream.
+	 */
 	idempotencyKey: string;
 	/** The step's input: its single predecessor's output, an object of them keyed by node id, or the map item. */
 	input: unknown;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseJsonText } from '$lib/schemas/storable';
 import {
 	toolDescriptionSchema,
 	toolInputSchemaSchema,
@@ -7,16 +8,13 @@ import {
 	toolSourceSchema
 } from '$lib/schemas/tools';
 
-/** Text that must parse as JSON; the parser's complaint is shown under the field. */
+/** Text that must parse as storable JSON; what is wrong is shown under the field. */
 function jsonText(label: string) {
 	return z.string({ error: 'Required.' }).transform((text, context) => {
-		try {
-			return JSON.parse(text === '' ? '{}' : text) as unknown;
-		} catch (error) {
-			const reason = error instanceof Error ? error.message : String(error);
-			context.addIssue({ code: 'custom', message: `${label} is not valid JSON: ${reason}` });
-			return z.NEVER;
-		}
+		const parsed = parseJsonText(text === '' ? '{}' : text);
+		if (parsed.ok) return parsed.value;
+		context.addIssue({ code: 'custom', message: `${label}: ${parsed.message}` });
+		return z.NEVER;
 	});
 }
 

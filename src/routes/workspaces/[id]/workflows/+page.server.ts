@@ -1,4 +1,5 @@
 import { fail, redirect } from '@sveltejs/kit';
+import { parseJsonText } from '$lib/schemas/storable';
 import { z } from 'zod';
 import { workflowMetaSchema } from '$lib/schemas/workflow';
 import { runFormAction, requirePrincipal } from '$lib/server/http/forms';
@@ -54,13 +55,15 @@ export const actions: Actions = {
 	import: (event) =>
 		runFormAction(event, importSchema, ['intent', 'export'], async (c) => {
 			const values = { intent: 'import', export: c.data.export };
-			let raw: unknown;
-			try {
-				raw = JSON.parse(c.data.export);
-			} catch (error) {
-				const reason = error instanceof Error ? error.message : String(error);
-				return fail(400, { message: 'This is not JSON.', fields: { export: reason }, values });
+			const parsed = parseJsonText(c.data.export);
+			if (!parsed.ok) {
+				return fail(400, {
+					message: 'This is not a valid export.',
+					fields: { export: parsed.message },
+					values
+				});
 			}
+			const raw = parsed.value;
 			let workflow;
 			try {
 				workflow = await importWorkflow(c.services, c.principal, event.params.id, raw, c.meta);

@@ -1,4 +1,5 @@
 import { fail, redirect } from '@sveltejs/kit';
+import { parseJsonText } from '$lib/schemas/storable';
 import { z } from 'zod';
 import { isFinishedRun } from '$lib/schemas/run-status';
 import { runFormAction, requirePrincipal } from '$lib/server/http/forms';
@@ -97,21 +98,20 @@ export const actions: Actions = {
 			const { id, runId } = event.params;
 			let input: unknown;
 			if (c.data.input.trim() !== '') {
-				try {
-					input = JSON.parse(c.data.input);
-				} catch (error) {
-					const reason = error instanceof Error ? error.message : String(error);
+				const parsed = parseJsonText(c.data.input);
+				if (!parsed.ok) {
 					const values: Record<string, string> = {
 						intent: 'rerunFrom',
 						nodeId: c.data.nodeId,
 						input: c.data.input
 					};
 					return fail(400, {
-						message: 'The input is not JSON.',
-						fields: { input: reason },
+						message: 'The input is not valid.',
+						fields: { input: parsed.message },
 						values
 					});
 				}
+				input = parsed.value;
 			}
 			const next = await rerun(
 				c.services,

@@ -1,4 +1,5 @@
 import { fail, redirect } from '@sveltejs/kit';
+import { parseJsonText } from '$lib/schemas/storable';
 import { z } from 'zod';
 import {
 	workflowDefinitionSchema,
@@ -203,16 +204,15 @@ export const actions: Actions = {
 			};
 			let input: unknown = {};
 			if (c.data.input.trim() !== '') {
-				try {
-					input = JSON.parse(c.data.input);
-				} catch (error) {
-					const reason = error instanceof Error ? error.message : String(error);
+				const parsed = parseJsonText(c.data.input);
+				if (!parsed.ok) {
 					return fail(400, {
-						message: 'The input is not JSON.',
-						fields: { input: reason },
+						message: 'The input is not valid.',
+						fields: { input: parsed.message },
 						values
 					});
 				}
+				input = parsed.value;
 			}
 			const { run } = await startWorkflowRun(
 				c.services,

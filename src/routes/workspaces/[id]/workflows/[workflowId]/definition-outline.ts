@@ -1,4 +1,5 @@
 import type { DefinitionProblem } from '$lib/schemas/workflow';
+import { parseJsonText } from '$lib/schemas/storable';
 
 export interface OutlineNode {
 	/** Null when the node has no usable id yet (the user is still typing it). */
@@ -17,12 +18,9 @@ export interface DefinitionOutline {
 export function parseDefinitionText(
 	text: string
 ): { ok: true; value: unknown } | { ok: false; problem: DefinitionProblem } {
-	try {
-		return { ok: true, value: JSON.parse(text) as unknown };
-	} catch (error) {
-		const reason = error instanceof Error ? error.message : String(error);
-		return { ok: false, problem: { path: '(definition)', message: `Not valid JSON: ${reason}` } };
-	}
+	const parsed = parseJsonText(text);
+	if (parsed.ok) return parsed;
+	return { ok: false, problem: { path: parsed.path ?? '(definition)', message: parsed.message } };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

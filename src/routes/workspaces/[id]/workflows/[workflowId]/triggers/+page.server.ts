@@ -1,4 +1,5 @@
 import { fail } from '@sveltejs/kit';
+import { parseJsonText } from '$lib/schemas/storable';
 import { z } from 'zod';
 import { createTriggerSchema } from '$lib/schemas/triggers';
 import type { InputField } from '$lib/schemas/workflow';
@@ -107,13 +108,12 @@ export const actions: Actions = {
 			const values: Record<string, string> = { intent: `create-${form.kind}`, ...form };
 			let input: unknown = {};
 			if (form.kind === 'schedule' && form.input.trim() !== '') {
-				try {
-					input = JSON.parse(form.input);
-				} catch (error) {
-					const reason = error instanceof Error ? error.message : String(error);
-					const fields: Record<string, string> = { input: reason };
-					return fail(400, { message: 'The input is not JSON.', fields, values });
+				const parsed = parseJsonText(form.input);
+				if (!parsed.ok) {
+					const fields: Record<string, string> = { input: parsed.message };
+					return fail(400, { message: 'The input is not valid.', fields, values });
 				}
+				input = parsed.value;
 			}
 			const parsed = createTriggerSchema.safeParse({
 				kind: form.kind,
