@@ -14,20 +14,10 @@ import {
 	type ServiceContext
 } from '../../src/lib/server/services/context.ts';
 import { credentialLookup } from '../../src/lib/server/services/credentials.ts';
+import { createClock, limiterOnClock } from './clock.ts';
 
 export const testSecret = 'test-secret-key-that-is-long-enough-0123456789';
 export const meta: RequestMeta = { ip: '203.0.113.7', userAgent: 'vitest' };
-
-/** A controllable clock: tests move time instead of waiting. */
-export function createClock(start = new Date('2026-01-01T00:00:00Z')) {
-	let now = start.getTime();
-	return {
-		now: () => new Date(now),
-		advance(ms: number) {
-			now += ms;
-		}
-	};
-}
 
 export function createTestServices(
 	database: Database,
@@ -50,7 +40,7 @@ export function createTestServices(
 		secretKey: testSecret,
 		keyring,
 		bcryptCost: 10,
-		limiter: createMemoryRateLimiter(() => clock.now().getTime()),
+		limiter: limiterOnClock(createMemoryRateLimiter(), clock),
 		now: clock.now,
 		logger: createLogger({ LOG_LEVEL: 'silent', NODE_ENV: 'test' }),
 		kinds: createKindRegistry(builtInKinds),
@@ -81,7 +71,9 @@ export async function signUpUser(
 	const result = await signUp(
 		ctx,
 		{ email, name, password: strongPassword, inviteToken: options.inviteToken ?? null },
-		meta
+		// Each from an address of its own (198.18.0.0/15, for tests): fixtures are not what the
+		// per-address sign-up limit is about.
+		{ ...meta, ip: `198.18.${(counter >> 8) & 255}.${counter & 255}` }
 	).finally(() => settings.update(ctx.db, { signupMode: previous }));
 	if (result.status !== 'active')
 		throw new Error(`expected an active account, got ${result.status}`);

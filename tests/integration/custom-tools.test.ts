@@ -375,15 +375,15 @@ describe('custom tool services', () => {
 		);
 		const run = (principal: Principal) =>
 			outcome(testTool(ctx, principal, workspaceId, tool.id, { name: 'Ada' }));
-		for (let i = 0; i < toolTestRatePolicy.capacity; i += 1)
+		for (let i = 0; i < toolTestRatePolicy.points; i += 1)
 			expect(await run(members.editor!)).toBe('ok');
 		const refused = await testTool(ctx, members.editor!, workspaceId, tool.id, {
 			name: 'Ada'
 		}).catch((error: unknown) => error);
-		expect(refused).toMatchObject({ type: 'rate-limited', retryAfterSeconds: 2 });
-		// Someone else is not held up; time refills the bucket.
+		expect(refused).toMatchObject({ type: 'rate-limited', retryAfterSeconds: 60 });
+		// Someone else is not held up; the count ends with its minute.
 		expect(await run(members.owner!)).toBe('ok');
-		ctx.clock.advance(2_000);
+		ctx.clock.advance(60_000);
 		expect(await run(members.editor!)).toBe('ok');
 	});
 });

@@ -2,16 +2,22 @@ import { describe, expect, it } from 'vitest';
 import { sessionLifetime, validateSessionToken } from '../../src/lib/server/auth/session.ts';
 import * as audit from '../../src/lib/server/db/audit.ts';
 import * as settings from '../../src/lib/server/db/settings.ts';
+import * as users from '../../src/lib/server/db/users.ts';
 import {
 	changePassword,
 	listMySessions,
 	revokeMySession,
 	signIn,
-	signUp
+	signUp,
+	signUpPolicy
 } from '../../src/lib/server/services/accounts.ts';
 import { ServiceError } from '../../src/lib/server/errors.ts';
 import { decideSignup } from '../../src/lib/server/services/instance.ts';
-import { listMyWorkspaces } from '../../src/lib/server/services/workspaces.ts';
+import {
+	createInvite,
+	createWorkspace,
+	listMyWorkspaces
+} from '../../src/lib/server/services/workspaces.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import {
 	createTestServices,
@@ -118,6 +124,41 @@ describe('accounts', () => {
 		await settings.update(ctx.db, { signupMode: 'invite-only' });
 	});
 
+	it('limits self-service sign-ups per address; invited people and other addresses are not held up', async () => {
+		const ctx = createTestServices(testDb.database);
+		const owner = await signUpUser(ctx);
+		const team = await createWorkspace(ctx, owner.principal, { name: 'Team' }, meta);
+		const office = { ...meta, ip: '192.0.2.77' };
+		const run = Math.random().toString(36).slice(2, 8);
+		const signUpAs = (name: string, from = office, inviteToken: string | null = null) =>
+			signUp(
+				ctx,
+				{ email: `${name}-${run}@example.com`, name, password: strongPassword, inviteToken },
+				from
+			);
+		await settings.update(ctx.db, { signupMode: 'open' });
+		try {
+			for (let i = 0; i < signUpPolicy.points; i++)
+				expect((await signUpAs(`walkin${i}`)).status).toBe('active');
+			const refused = await failure(signUpAs('one-too-many'));
+			expect(refused).toMatchObject({
+				type: 'rate-limited',
+				status: 429,
+				retryAfterSeconds: signUpPolicy.duration,
+				message: 'Too many sign-ups from this address. Try again in 60 minutes.'
+			});
+			expect(await users.getByEmail(ctx.db, `one-too-many-${run}@example.com`)).toBeNull();
+
+			const invite = await createInvite(ctx, owner.principal, team.id, { role: 'viewer' }, meta);
+			expect((await signUpAs('invited', office, invite.token)).status).toBe('active');
+			expect((await signUpAs('elsewhere', { ...meta, ip: '192.0.2.78' })).status).toBe('active');
+			ctx.clock.advance(signUpPolicy.duration * 1000);
+			expect((await signUpAs('next-hour')).status).toBe('active');
+		} finally {
+			await settings.update(ctx.db, { signupMode: 'invite-only' });
+		}
+	});
+
 	it('answers unknown accounts and wrong passwords alike, and audits both', async () => {
 		const ctx = createTestServices(testDb.database);
 		const user = await signUpUser(ctx);
@@ -145,7 +186,7 @@ describe('accounts', () => {
 		const throttled = await attempt('198.51.100.99');
 		expect(throttled).toMatchObject({ type: 'rate-limited', status: 429 });
 		expect(throttled.retryAfterSeconds).toBeGreaterThan(0);
-		ctx.clock.advance(61_000);
+		ctx.clock.advance((throttled.retryAfterSeconds ?? 0) * 1000);
 		const signedIn = await signIn(ctx, { email: user.email, password: strongPassword }, meta);
 		expect(signedIn.user.id).toBe(user.user.id);
 	});

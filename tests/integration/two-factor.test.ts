@@ -5,7 +5,7 @@ import { validateSessionToken } from '../../src/lib/server/auth/session.ts';
 import * as audit from '../../src/lib/server/db/audit.ts';
 import * as settings from '../../src/lib/server/db/settings.ts';
 import * as users from '../../src/lib/server/db/users.ts';
-import { signIn } from '../../src/lib/server/services/accounts.ts';
+import { signIn, signInPolicies } from '../../src/lib/server/services/accounts.ts';
 import { ServiceError } from '../../src/lib/server/errors.ts';
 import type { Principal } from '../../src/lib/server/principal.ts';
 import {
@@ -293,6 +293,33 @@ describe('signing in with a second factor', () => {
 		ctx.clock.advance((refused.retryAfterSeconds ?? 0) * 1000);
 		const next = await completeTwoFactorSignIn(ctx, half.principal, currentCode(user.secret), meta);
 		expect(next.token).toBeTruthy();
+	});
+
+	it('forgives no failed sign-ins of another account when a code is tried later', async () => {
+		const ctx = createTestServices(testDb.database);
+		const guessed = await signUpUser(ctx);
+		const enrolled = await enrolledUser(ctx);
+		const half = await passwordStep(ctx, enrolled.email);
+		// Each guess from its own address: what is counted here is the account.
+		let address = 0;
+		const guess = async () => {
+			address += 1;
+			const from = { ...meta, ip: `198.51.100.${address}` };
+			return (await failure(signIn(ctx, { email: guessed.email, password: 'a wrong guess' }, from)))
+				.type;
+		};
+		for (let i = 0; i < 4; i++) expect(await guess()).toBe('unauthorized');
+		ctx.clock.advance(61_000);
+		expect(
+			(
+				await failure(
+					completeTwoFactorSignIn(ctx, half.principal, wrongCode(enrolled.secret), meta)
+				)
+			).type
+		).toBe('invalid');
+		let allowed = 0;
+		while ((await guess()) === 'unauthorized') allowed += 1;
+		expect(allowed).toBe(signInPolicies.account.points - 4);
 	});
 });
 

@@ -166,14 +166,14 @@ describe('a token webhook', () => {
 		const hook = await webhook();
 		const admitted = await admitWebhook(engine.ctx, hook.id, bearer(hook.secret));
 		const notJson = delivery('{');
-		for (let call = 0; call < webhookRatePolicy.capacity; call += 1) {
+		for (let call = 0; call < webhookRatePolicy.points; call += 1) {
 			expect(await failure(receiveWebhook(engine.ctx, admitted, notJson, meta))).toBe('invalid');
 		}
 		const limited = await receiveWebhook(engine.ctx, admitted, notJson, meta).catch(
 			(reason: unknown) => reason
 		);
-		expect(limited).toMatchObject({ type: 'rate-limited', retryAfterSeconds: 1 });
-		engine.ctx.clock.advance(1_000);
+		expect(limited).toMatchObject({ type: 'rate-limited', retryAfterSeconds: 60 });
+		engine.ctx.clock.advance(60_000);
 		expect(await failure(receiveWebhook(engine.ctx, admitted, notJson, meta))).toBe('invalid');
 	});
 });

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { signIn } from '../../src/lib/server/services/accounts.ts';
+import { signIn, signUpPolicy } from '../../src/lib/server/services/accounts.ts';
 import { useAppServer } from '../helpers/app-server.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { TestClient, testPassword } from '../helpers/http-client.ts';
@@ -93,6 +93,48 @@ describe('sign-in throttling over HTTP', () => {
 			status: 303,
 			signedIn: true
 		});
+	});
+});
+
+describe('sign-up throttling over HTTP', () => {
+	it('limits self-service sign-ups from one address with 429, Retry-After and a form message', async () => {
+		const { client: admin } = await firstAccount();
+		const setMode = async (signupMode: string) => {
+			const response = await admin.postForm('/admin/settings?/update', { signupMode });
+			expect(response.status).toBe(200);
+			await response.body?.cancel();
+		};
+		const signUpFrom = async (ip: string) => {
+			const client = new TestClient(app.url);
+			const response = await client.postForm(
+				'/signup',
+				{ name: 'Walk-in', email: uniqueEmail('walkin'), password: testPassword },
+				{ 'x-forwarded-for': ip }
+			);
+			return {
+				status: response.status,
+				retryAfter: response.headers.get('retry-after'),
+				message: formMessage(await response.text()),
+				signedIn: client.cookies.has('awe_session')
+			};
+		};
+		await setMode('open');
+		try {
+			const ip = freshIp();
+			for (let i = 0; i < signUpPolicy.points; i++)
+				expect(await signUpFrom(ip)).toMatchObject({ status: 303, signedIn: true });
+			const refused = await signUpFrom(ip);
+			expect(refused).toMatchObject({ status: 429, signedIn: false });
+			expect(refused.message).toMatch(
+				/^Too many sign-ups from this address\. Try again in \d+ minutes\.$/
+			);
+			// Real time passes on the server: the wait is what is left of the hour.
+			expect(Number(refused.retryAfter)).toBeGreaterThan(0);
+			expect(Number(refused.retryAfter)).toBeLessThanOrEqual(signUpPolicy.duration);
+			expect(await signUpFrom(freshIp())).toMatchObject({ status: 303, signedIn: true });
+		} finally {
+			await setMode('invite-only');
+		}
 	});
 });
 

@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { createMemoryRateLimiter, createRedisRateLimiter } from './auth/rate-limit.ts';
 import type { EventBus } from './bus/bus.ts';
 import { openEventBus } from './bus/open-bus.ts';
@@ -76,13 +75,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
 		const bus = await openEventBus(config.REDIS_URL, logger);
 		closers.add('bus', () => bus.close());
 
-		// Sign-in throttling is shared by every web process through Redis when there is one.
+		// Rate limits are shared by every web process through Redis when there is one.
 		let limiter = createMemoryRateLimiter();
 		if (config.REDIS_URL && roles.has('web')) {
-			const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 5_000 });
-			redis.on('error', (error: unknown) => logger.error({ err: error }, 'redis error'));
-			closers.add('redis', () => redis.quit().then(() => undefined));
-			limiter = createRedisRateLimiter(redis);
+			const shared = await createRedisRateLimiter(config.REDIS_URL, (error) =>
+				logger.error({ err: error }, 'rate limiter redis error')
+			);
+			closers.add('rate limiter', () => shared.close());
+			limiter = shared;
 		}
 
 		const keyring = createCredentialKeyring(secretKey);

@@ -28,7 +28,7 @@ export const actions: Actions = {
 				requestMeta(event)
 			);
 		} catch (error) {
-			return formError(error, values);
+			return formError(error, values, event.setHeaders);
 		}
 		if (result.status === 'pending') return { pending: true };
 		setSessionCookie(event, result.token, result.session.expiresAt);

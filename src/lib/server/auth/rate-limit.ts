@@ -1,94 +1,133 @@
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
+import {
+	RateLimiterMemory,
+	RateLimiterRedis,
+	RateLimiterRes,
+	type RateLimiterAbstract
+} from 'rate-limiter-flexible';
 
-/** A token bucket: `capacity` attempts at once, refilled at `refillPerSecond`. */
-export interface BucketPolicy {
-	capacity: number;
-	refillPerSecond: number;
+/**
+ * `points` attempts per key in a window of `duration` seconds that opens at the key's first attempt
+ * (rate-limiter-flexible's fixed window). A token bucket of capacity C refilled at r per second maps
+ * to points = C, duration = C / r: the same burst, and the same sustained rate. docs/rate-limits.md
+ * lists the policies.
+ */
+export interface RatePolicy {
+	/** Prefixes the policy's keys (lower-case letters, digits, dashes), so policies never share a count. */
+	name: string;
+	points: number;
+	/** Whole seconds: Redis keeps time in seconds. */
+	duration: number;
 }
 
 export interface RateDecision {
 	allowed: boolean;
-	/** Whole seconds until one token is back (0 when allowed). */
+	/** Whole seconds until the key's window ends (0 when allowed). */
 	retryAfterSeconds: number;
 }
 
 export interface RateLimiter {
-	consume(key: string, policy: BucketPolicy): Promise<RateDecision>;
-	/** Forgets a key, e.g. an account's failures after it signs in. */
-	reset(key: string): Promise<void>;
+	consume(key: string, policy: RatePolicy): Promise<RateDecision>;
+	/** Forgets a key's count under a policy, e.g. an account's failures after it signs in. */
+	reset(key: string, policy: RatePolicy): Promise<void>;
 }
 
-function decide(tokens: number, policy: BucketPolicy): RateDecision {
-	if (tokens >= 1) return { allowed: true, retryAfterSeconds: 0 };
-	return {
-		allowed: false,
-		retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / policy.refillPerSecond))
-	};
-}
+const keyPrefix = 'awe:limit:';
+const policyName = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 
-export function createMemoryRateLimiter(now: () => number = Date.now): RateLimiter {
-	const buckets = new Map<string, { tokens: number; at: number }>();
-	let lastSweep = now();
+/** How long a limiter call waits for Redis before it answers from memory instead. */
+const redisCommandTimeoutMs = 1_000;
+
+/** One library limiter per policy, built on first use; a name reused with other numbers is a bug. */
+function perPolicy(build: (options: LimiterOptions) => RateLimiterAbstract): RateLimiter {
+	const limiters = new Map<string, { policy: RatePolicy; limiter: RateLimiterAbstract }>();
+	function limiterFor(policy: RatePolicy): RateLimiterAbstract {
+		const known = limiters.get(policy.name);
+		if (known) {
+			if (known.policy.points !== policy.points || known.policy.duration !== policy.duration)
+				throw new Error(`Two rate policies are named "${policy.name}".`);
+			return known.limiter;
+		}
+		if (!policyName.test(policy.name))
+			throw new Error(`Rate policy name "${policy.name}" is not lower-case words and dashes.`);
+		if (!Number.isInteger(policy.points) || policy.points < 1)
+			throw new Error(`Rate policy "${policy.name}" needs a whole number of points, at least 1.`);
+		if (!Number.isInteger(policy.duration) || policy.duration < 1)
+			throw new Error(
+				`Rate policy "${policy.name}" needs a duration of whole seconds, at least 1.`
+			);
+		const limiter = build({
+			points: policy.points,
+			duration: policy.duration,
+			keyPrefix: keyPrefix + policy.name
+		});
+		limiters.set(policy.name, { policy, limiter });
+		return limiter;
+	}
 	return {
 		async consume(key, policy) {
-			const at = now();
-			if (at - lastSweep > 60_000) {
-				// Drop buckets that have refilled completely: they carry no information.
-				for (const [k, bucket] of buckets) if (bucket.tokens >= policy.capacity) buckets.delete(k);
-				lastSweep = at;
+			try {
+				await limiterFor(policy).consume(key);
+				return { allowed: true, retryAfterSeconds: 0 };
+			} catch (rejection) {
+				// The library rejects with its result when the points are used up, with an Error otherwise.
+				if (!(rejection instanceof RateLimiterRes)) throw rejection;
+				return {
+					allowed: false,
+					retryAfterSeconds: Math.max(1, Math.ceil(rejection.msBeforeNext / 1000))
+				};
 			}
-			const bucket = buckets.get(key) ?? { tokens: policy.capacity, at };
-			const tokens = Math.min(
-				policy.capacity,
-				bucket.tokens + ((at - bucket.at) / 1000) * policy.refillPerSecond
-			);
-			const decision = decide(tokens, policy);
-			buckets.set(key, { tokens: decision.allowed ? tokens - 1 : tokens, at });
-			return decision;
 		},
-		async reset(key) {
-			buckets.delete(key);
+		async reset(key, policy) {
+			await limiterFor(policy).delete(key);
 		}
 	};
 }
 
-// Refill, take one token if there is one, and store — atomically, so replicas share one bucket.
-const consumeScript = `
-local capacity = tonumber(ARGV[1])
-local rate = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1]) or capacity
-local at = tonumber(state[2]) or now
-tokens = math.min(capacity, tokens + math.max(0, now - at) / 1000 * rate)
-local allowed = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
-return {allowed, tostring(tokens)}
-`;
+type LimiterOptions = { points: number; duration: number; keyPrefix: string };
 
-export function createRedisRateLimiter(redis: Redis, now: () => number = Date.now): RateLimiter {
-	const prefix = 'awe:rate:';
+/** Counts in this process only: for a single web process, and for tests. */
+export function createMemoryRateLimiter(): RateLimiter {
+	return perPolicy((options) => new RateLimiterMemory(options));
+}
+
+/**
+ * Counts in Redis, so every web process shares one count per key; resolves once connected. When Redis
+ * goes away later, or answers slower than `redisCommandTimeoutMs`, each process counts in memory
+ * instead (rate-limiter-flexible's insurance limiter, same policy): requests are then limited per
+ * process rather than kept waiting.
+ */
+export async function createRedisRateLimiter(
+	url: string,
+	onError: (error: unknown) => void
+): Promise<RateLimiter & { close(): Promise<void> }> {
+	const redis = new Redis(url, {
+		maxRetriesPerRequest: 1,
+		connectTimeout: 5_000,
+		commandTimeout: redisCommandTimeoutMs,
+		lazyConnect: true
+	});
+	redis.on('error', onError);
+	try {
+		await redis.connect();
+	} catch (error) {
+		redis.disconnect();
+		throw error;
+	}
+	const limiter = perPolicy(
+		(options) =>
+			new RateLimiterRedis({
+				...options,
+				storeClient: redis,
+				// Not connected: straight to the insurance limiter instead of the offline queue.
+				rejectIfRedisNotReady: true,
+				insuranceLimiter: new RateLimiterMemory(options)
+			})
+	);
 	return {
-		async consume(key, policy) {
-			const [allowed, tokens] = (await redis.eval(
-				consumeScript,
-				1,
-				prefix + key,
-				policy.capacity,
-				policy.refillPerSecond,
-				now()
-			)) as [number, string];
-			return allowed === 1
-				? { allowed: true, retryAfterSeconds: 0 }
-				: decide(Number(tokens), policy);
-		},
-		async reset(key) {
-			await redis.del(prefix + key);
+		...limiter,
+		async close() {
+			await redis.quit().catch(() => redis.disconnect());
 		}
 	};
 }

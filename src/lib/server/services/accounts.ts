@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { hashPassword, passwordProblem, verifyPassword } from '../auth/password.ts';
+import type { RatePolicy } from '../auth/rate-limit.ts';
 import { createSession } from '../auth/session.ts';
 import type { Db } from '../db/index.ts';
 import * as invites from '../db/invites.ts';
@@ -15,13 +16,22 @@ import type { Principal, RequestMeta } from '../principal.ts';
 import type { ServiceContext } from './context.ts';
 import { announceAccessChange } from '../bus/access.ts';
 
-const loginPolicy = {
-	// Per client address: bursts of 20, then one attempt every 3 s.
-	ip: { capacity: 20, refillPerSecond: 1 / 3 },
-	// Per account: 10 tries, then one a minute. It refills by itself (no permanent lockout), though a
-	// patient attacker can keep an account at that pace; the per-address bucket is checked first.
-	account: { capacity: 10, refillPerSecond: 1 / 60 }
-};
+export const signInPolicies = {
+	// Per client address: 20 attempts a minute.
+	address: { name: 'sign-in-address', points: 20, duration: 60 },
+	// Per account: 10 tries per 10 minutes. The count ends with its window (no permanent lockout),
+	// though a patient attacker can keep an account at that pace; the per-address count is checked first.
+	account: { name: 'sign-in-account', points: 10, duration: 600 }
+} satisfies Record<string, RatePolicy>;
+
+/** Per signed-in person: the current password is checked at the sign-in account's pace. */
+const passwordChangePolicy: RatePolicy = { name: 'password-change', points: 10, duration: 600 };
+
+/**
+ * Per client address: 10 self-service sign-ups an hour. The first account and sign-ups with a usable
+ * invite are not counted (an administrator asked for them), nor those refused before any work.
+ */
+export const signUpPolicy: RatePolicy = { name: 'sign-up-address', points: 10, duration: 3600 };
 
 // Serializes sign-ups so that exactly one account becomes the first (admin) account.
 const signupLockKey = 7_215_540_114;
@@ -83,7 +93,9 @@ export async function signUp(
 	checkNewPassword(input.password);
 	const now = ctx.now();
 	// The cheap checks first, so refused sign-ups cost no bcrypt round; they are repeated under the lock.
-	await signupAdmission(ctx.db, input.inviteToken, now);
+	const admission = await signupAdmission(ctx.db, input.inviteToken, now);
+	if (!admission.first && !admission.invite)
+		await throttle(ctx, [[meta.ip ?? 'unknown', signUpPolicy]], 'sign-ups from this address');
 	const passwordHash = await hashPassword(input.password, ctx.keys.pepper, ctx.bcryptCost);
 	const created = await ctx.db.transaction(async (tx) => {
 		await tx.execute(sql`select pg_advisory_xact_lock(${signupLockKey})`);
@@ -160,20 +172,25 @@ export type SignInResult = {
 	twoFactorRequired: boolean;
 };
 
+/** "3 minutes", "45 seconds": how long to wait, for a message. */
+function waitText(seconds: number): string {
+	if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+	return `${Math.ceil(seconds / 60)} minutes`;
+}
+
 export async function throttle(
 	ctx: ServiceContext,
-	keys: [string, { capacity: number; refillPerSecond: number }][]
+	keys: [string, RatePolicy][],
+	what = 'attempts'
 ) {
-	// In order, stopping at the first refusal: a throttled address spends nothing from the account's bucket.
+	// In order, stopping at the first refusal: a throttled address spends nothing from the account's count.
 	for (const [key, policy] of keys) {
 		const { allowed, retryAfterSeconds } = await ctx.limiter.consume(key, policy);
 		if (!allowed) {
 			throw new ServiceError(
 				'rate-limited',
-				`Too many attempts. Try again in ${retryAfterSeconds} s.`,
-				{
-					retryAfterSeconds
-				}
+				`Too many ${what}. Try again in ${waitText(retryAfterSeconds)}.`,
+				{ retryAfterSeconds }
 			);
 		}
 	}
@@ -184,11 +201,11 @@ export async function signIn(
 	input: { email: string; password: string },
 	meta: RequestMeta
 ): Promise<SignInResult> {
-	const accountKey = `login:account:${input.email.toLowerCase()}`;
+	const accountKey = input.email.toLowerCase();
 	try {
 		await throttle(ctx, [
-			[`login:ip:${meta.ip ?? 'unknown'}`, loginPolicy.ip],
-			[accountKey, loginPolicy.account]
+			[meta.ip ?? 'unknown', signInPolicies.address],
+			[accountKey, signInPolicies.account]
 		]);
 	} catch (error) {
 		await recordAudit(ctx.db, meta, {
@@ -218,7 +235,7 @@ export async function signIn(
 		);
 	if (user.status === 'disabled')
 		throw new ServiceError('forbidden', 'This account has been disabled.');
-	await ctx.limiter.reset(accountKey);
+	await ctx.limiter.reset(accountKey, signInPolicies.account);
 	const twoFactorRequired = user.totpEnabledAt !== null;
 	const [firstWorkspace] = await workspaces.listForUser(ctx.db, user.id);
 	const { token, session } = await createSession(ctx.db, user.id, ctx.now(), {
@@ -253,7 +270,7 @@ export async function changePassword(
 ): Promise<void> {
 	if (principal.kind !== 'session')
 		throw new ServiceError('forbidden', 'Passwords are changed from a signed-in browser.');
-	await throttle(ctx, [[`password:user:${principal.user.id}`, loginPolicy.account]]);
+	await throttle(ctx, [[principal.user.id, passwordChangePolicy]]);
 	if (
 		!(await verifyPassword(input.currentPassword, principal.user.passwordHash, ctx.keys.pepper))
 	) {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+import type { RatePolicy } from '../auth/rate-limit.ts';
 import { validateSession } from '../auth/session.ts';
 import * as tickets from '../db/realtime-tickets.ts';
 import * as runsDb from '../db/runs.ts';
@@ -23,7 +24,8 @@ export type RealtimeContext = Pick<ServiceContext, 'db' | 'bus' | 'now' | 'logge
 export const ticketLifetimeSeconds = 60;
 const issuer = 'awe';
 const audience = 'awe-realtime';
-const ticketRatePolicy = { capacity: 30, refillPerSecond: 0.5 };
+/** Per person: 30 tickets a minute. */
+const ticketRatePolicy: RatePolicy = { name: 'realtime-ticket', points: 30, duration: 60 };
 
 /**
  * A single-use ticket (a JWT, HS256, 60 s) that opens one WebSocket as this principal, for clients
@@ -34,10 +36,7 @@ export async function issueRealtimeTicket(
 	principal: Principal
 ): Promise<{ ticket: string; expiresAt: Date }> {
 	if (!hasScope(principal, 'read')) throw missingScope('read');
-	const allowance = await ctx.limiter.consume(
-		`realtime-ticket:${principal.user.id}`,
-		ticketRatePolicy
-	);
+	const allowance = await ctx.limiter.consume(principal.user.id, ticketRatePolicy);
 	if (!allowance.allowed)
 		throw new ServiceError('rate-limited', 'Too many tickets; wait a moment.', {
 			retryAfterSeconds: allowance.retryAfterSeconds

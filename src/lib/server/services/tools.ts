@@ -5,7 +5,7 @@ import {
 	type ToolRisk,
 	type UpdateToolInput
 } from '../../schemas/tools.ts';
-import type { BucketPolicy } from '../auth/rate-limit.ts';
+import type { RatePolicy } from '../auth/rate-limit.ts';
 import * as customTools from '../db/custom-tools.ts';
 import type { CustomTool } from '../db/schema/index.ts';
 import { isUuid } from '../ids.ts';
@@ -54,8 +54,8 @@ export type ToolTestResult =
 /** What building a workspace's registry needs: workers have no full ServiceContext. */
 export type ToolsContext = Pick<ServiceContext, 'db' | 'logger' | 'tools'>;
 
-// Each test run takes a sandbox runner for up to its time limit: a burst, then one every 2 s.
-export const toolTestRatePolicy: BucketPolicy = { capacity: 30, refillPerSecond: 0.5 };
+// Each test run takes a sandbox runner for up to its time limit: 30 a minute per person and workspace.
+export const toolTestRatePolicy: RatePolicy = { name: 'tool-test', points: 30, duration: 60 };
 const testRunTimeoutMs = 30_000;
 
 function toView(row: CustomTool): CustomToolView {
@@ -270,7 +270,7 @@ export async function testTool(
 	await authorizeWorkspace(ctx.db, principal, workspaceId, 'tools.manage');
 	const row = await loadTool(ctx, workspaceId, toolId);
 	const allowance = await ctx.limiter.consume(
-		`tool-test:${workspaceId}:${principal.user.id}`,
+		`${workspaceId}:${principal.user.id}`,
 		toolTestRatePolicy
 	);
 	if (!allowance.allowed)

@@ -1,6 +1,7 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import { createSession } from '../auth/session.ts';
 import { verifyPassword } from '../auth/password.ts';
+import type { RatePolicy } from '../auth/rate-limit.ts';
 import {
 	generateRecoveryCodes,
 	generateTotpKey,
@@ -22,7 +23,12 @@ import { ServiceError } from '../errors.ts';
 import type { Principal, RequestMeta } from '../principal.ts';
 import type { ServiceContext } from './context.ts';
 
-const codePolicy = { capacity: 5, refillPerSecond: 1 / 30 };
+/** Per account, for enrolment and sign-in alike: 5 codes per 150 s (one every 30 s sustained). */
+const twoFactorCodePolicy: RatePolicy = {
+	name: 'two-factor-code',
+	points: 5,
+	duration: 150
+};
 
 /** A correct code whose time step has not been used before (a replayed code is refused). */
 async function acceptTotpCode(
@@ -71,7 +77,7 @@ export async function confirmTwoFactorEnrolment(
 	meta: RequestMeta
 ): Promise<string[]> {
 	const { user, session } = sessionOnly(principal);
-	await throttle(ctx, [[`2fa:user:${user.id}`, codePolicy]]);
+	await throttle(ctx, [[user.id, twoFactorCodePolicy]]);
 	if (user.totpEnabledAt || !user.totpSecret)
 		throw new ServiceError('conflict', 'Start the set-up again.');
 	if (!(await acceptTotpCode(ctx.db, user.id, user.totpSecret, ctx.keys.totp, code))) {
@@ -153,7 +159,7 @@ export async function completeTwoFactorSignIn(
 	const { user, session } = sessionOnly(principal);
 	if (session.twoFactorVerified || !user.totpEnabledAt || !user.totpSecret)
 		throw new ServiceError('conflict', 'No second step is pending.');
-	await throttle(ctx, [[`2fa:user:${user.id}`, codePolicy]]);
+	await throttle(ctx, [[user.id, twoFactorCodePolicy]]);
 	let method = 'totp';
 	if (!(await acceptTotpCode(ctx.db, user.id, user.totpSecret, ctx.keys.totp, code))) {
 		const used = await ctx.db

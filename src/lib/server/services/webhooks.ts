@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isFinishedRun } from '../../schemas/run-status.ts';
 import { webhookConfigSchema, type WebhookConfig } from '../../schemas/triggers.ts';
-import type { BucketPolicy } from '../auth/rate-limit.ts';
+import type { RatePolicy } from '../auth/rate-limit.ts';
 import type { Run, Trigger } from '../db/schema/index.ts';
 import * as triggers from '../db/triggers.ts';
 import { isUuid } from '../ids.ts';
@@ -18,8 +18,11 @@ export class WebhookRequestError extends Error {
 	readonly type = 'unsupported-media-type';
 }
 
-/** Per webhook, counted after authentication so strangers cannot use up a sender's allowance. */
-export const webhookRatePolicy: BucketPolicy = { capacity: 60, refillPerSecond: 1 };
+/**
+ * Per webhook, counted after authentication so strangers cannot use up a sender's allowance: 60 calls
+ * a minute (the former bucket of 60 refilled at 1 a second).
+ */
+export const webhookRatePolicy: RatePolicy = { name: 'webhook', points: 60, duration: 60 };
 /** How far an HMAC timestamp may be from the server clock, either way. */
 export const signatureWindowMs = 5 * 60_000;
 
@@ -133,7 +136,7 @@ export async function receiveWebhook(
 	meta: RequestMeta
 ): Promise<{ run: Run; created: boolean; complete: boolean }> {
 	const signature = config.auth === 'hmac' ? verifySignature(ctx, trigger, delivery) : null;
-	const allowance = await ctx.limiter.consume(`webhook:${trigger.id}`, webhookRatePolicy);
+	const allowance = await ctx.limiter.consume(trigger.id, webhookRatePolicy);
 	if (!allowance.allowed) {
 		throw new ServiceError('rate-limited', 'Too many calls to this webhook; slow down.', {
 			retryAfterSeconds: allowance.retryAfterSeconds
