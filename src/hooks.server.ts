@@ -1,6 +1,7 @@
 import type { HandleServerError, ServerInit } from '@sveltejs/kit';
 import { sequence } from '@sveltejs/kit/hooks';
 import { authenticate } from '$lib/server/hooks/auth';
+import { formOriginCheck } from '$lib/server/hooks/form-origin';
 import { guard } from '$lib/server/hooks/guard';
 import { jsonOriginCheck } from '$lib/server/hooks/json-origin';
 import { loggedPath, requestLog } from '$lib/server/hooks/request-log';
@@ -21,6 +22,7 @@ export const init: ServerInit = async () => {
 export const handle = sequence(
 	requestLog,
 	securityHeaders,
+	formOriginCheck,
 	attachRuntime,
 	authenticate,
 	guard,

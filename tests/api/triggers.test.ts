@@ -164,13 +164,16 @@ describe('token webhooks', () => {
 		expect(new Set(answers.map((answer) => JSON.stringify(answer))).size).toBe(1);
 	});
 
-	it('refuse a body that is not application/json with 415', async () => {
+	it('refuse a body of a type they cannot read with 415, naming the types they can', async () => {
 		const hook = await webhook();
 		const response = await callHook(hook.path, '<name>ada</name>', {
 			...bearer(hook.secret),
 			'content-type': 'application/xml'
 		});
-		await expectProblem(response, 415, 'unsupported-media-type');
+		const refused = await expectProblem(response, 415, 'unsupported-media-type');
+		expect(refused.title).toBe(
+			'Send the body as application/json, application/x-www-form-urlencoded, multipart/form-data or text/plain.'
+		);
 		await expectProblem(
 			await callHook(hook.path, '{"name":"ada"}', {
 				...bearer(hook.secret),
@@ -184,6 +187,51 @@ describe('token webhooks', () => {
 			'content-type': 'application/json; charset=utf-8'
 		});
 		expect(withCharset.status).toBe(202);
+	});
+
+	it('run on the fields of a form post, urlencoded or multipart', async () => {
+		const hook = await webhook();
+		const urlencoded = await callHook(hook.path, 'name=ada', {
+			...bearer(hook.secret),
+			'content-type': 'application/x-www-form-urlencoded'
+		});
+		const first = await read<{ runId: string }>(urlencoded, 202);
+		expect((await finishedRun(first.runId)).output).toBe('Hello ADA!');
+		const form = new FormData();
+		form.set('name', 'grace');
+		// fetch writes the multipart body and its boundary.
+		const multipart = await fetch(new URL(hook.path, app.url), {
+			method: 'POST',
+			body: form,
+			headers: bearer(hook.secret)
+		});
+		const second = await read<{ runId: string }>(multipart, 202);
+		expect((await finishedRun(second.runId)).output).toBe('Hello GRACE!');
+	});
+
+	it('give a text body as { text }: a workflow without that input refuses it', async () => {
+		const hook = await webhook();
+		const refused = await expectProblem(
+			await callHook(hook.path, 'ada', { ...bearer(hook.secret), 'content-type': 'text/plain' }),
+			400,
+			'invalid'
+		);
+		expect(refused).toMatchObject({
+			errors: { name: expect.any(String), input: expect.stringMatching(/"text"/) }
+		});
+	});
+
+	it('refuse a form field of the wrong declared type, naming it', async () => {
+		const hook = await webhook();
+		const refused = await expectProblem(
+			await callHook(hook.path, 'name=a&name=b', {
+				...bearer(hook.secret),
+				'content-type': 'application/x-www-form-urlencoded'
+			}),
+			400,
+			'invalid'
+		);
+		expect(refused).toMatchObject({ errors: { name: expect.stringMatching(/string/) } });
 	});
 
 	it('refuse a body over the limit with 413, whether Content-Length says so or not', async () => {
@@ -294,6 +342,22 @@ describe('HMAC webhooks', () => {
 		expect(old.title).toMatch(/5 minutes/);
 		const future = Math.floor(Date.now() / 1000) + 6 * 60;
 		await expectProblem(await callHook(hook.path, body, signed(hook.secret, body, future)), 401);
+	});
+
+	it('verify the signature over the raw bytes of a form post', async () => {
+		const hook = await webhook({ auth: 'hmac' });
+		const body = 'name=ada+lovelace';
+		const form = { 'content-type': 'application/x-www-form-urlencoded' };
+		const ok = await read<{ runId: string }>(
+			await callHook(hook.path, body, { ...form, ...signed(hook.secret, body) }),
+			202
+		);
+		expect((await finishedRun(ok.runId)).output).toBe('Hello ADA LOVELACE!');
+		// The same field, encoded differently: other bytes, so not the signed request.
+		await expectProblem(
+			await callHook(hook.path, 'name=ada%20lovelace', { ...form, ...signed(hook.secret, body) }),
+			401
+		);
 	});
 
 	it('return the first run when a signed request is replayed within the window', async () => {

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTriggerSchema } from '../../src/lib/schemas/triggers.ts';
 import { ServiceError } from '../../src/lib/server/errors.ts';
 import { createTrigger, updateTrigger } from '../../src/lib/server/services/triggers.ts';
+import { WebhookRequestError } from '../../src/lib/server/services/webhook-body.ts';
 import {
-	WebhookRequestError,
 	admitWebhook,
 	receiveWebhook,
 	signatureWindowMs,
@@ -20,6 +20,10 @@ import { meta } from '../helpers/services.ts';
 const testDb = useTestDatabase();
 let engine: EngineHarness;
 let workflowId: string;
+/** Takes what form posts give: strings, and an array for a repeated field. */
+let formFlowId: string;
+/** Takes a plain-text body: `{ text }`. */
+let textFlowId: string;
 
 beforeAll(async () => {
 	engine = await createEngineHarness(testDb.database);
@@ -31,16 +35,35 @@ beforeAll(async () => {
 		],
 		edges: [{ from: 'start', to: 'done' }]
 	});
+	const passThrough = {
+		nodes: [
+			{ id: 'start', kind: 'input' },
+			{ id: 'done', kind: 'output' }
+		],
+		edges: [{ from: 'start', to: 'done' }]
+	};
+	formFlowId = await engine.publish({
+		...passThrough,
+		inputs: [
+			{ name: 'name', type: 'string', required: true },
+			{ name: 'tags', type: 'array' },
+			{ name: 'count', type: 'number' }
+		]
+	});
+	textFlowId = await engine.publish({
+		...passThrough,
+		inputs: [{ name: 'text', type: 'string', required: true }]
+	});
 });
 afterAll(() => engine.stopWorkers());
 
-async function webhook(config: Record<string, unknown> = {}) {
+async function webhook(config: Record<string, unknown> = {}, flowId = workflowId) {
 	const input = createTriggerSchema.parse({ kind: 'webhook', name: 'Hook', config });
 	const { trigger, secret } = await createTrigger(
 		engine.ctx,
 		engine.owner.principal,
 		engine.workspaceId,
-		workflowId,
+		flowId,
 		input,
 		meta
 	);
@@ -99,7 +122,7 @@ describe('a token webhook', () => {
 		});
 	});
 
-	it('refuses a wrong or missing token, and a body that is not JSON', async () => {
+	it('refuses a wrong or missing token, and a body of a type it cannot read', async () => {
 		const hook = await webhook();
 		const other = await webhook();
 		const admit = (headers: { authorization: string | null; contentType: string | null }) =>
@@ -110,7 +133,9 @@ describe('a token webhook', () => {
 		expect(await admit({ ...bearer(hook.secret), contentType: 'application/xml' })).toBe('415');
 		expect(await admit({ ...bearer(hook.secret), contentType: null })).toBe('415');
 		// Authentication comes first: a stranger learns nothing from the media type.
-		expect(await admit({ authorization: null, contentType: 'text/plain' })).toBe('unauthorized');
+		expect(await admit({ authorization: null, contentType: 'application/xml' })).toBe(
+			'unauthorized'
+		);
 	});
 
 	it('answers unknown, malformed, disabled and schedule ids with the same 404', async () => {
@@ -218,6 +243,103 @@ describe('an HMAC webhook', () => {
 		expect(await receive(delivery(body, signed(hook.secret, body, early)))).toMatchObject({
 			created: true
 		});
+	});
+});
+
+describe('form and text bodies', () => {
+	const form = 'application/x-www-form-urlencoded';
+
+	it('start a run on the form fields: strings, and an array for a repeated name', async () => {
+		const hook = await webhook({}, formFlowId);
+		const admitted = await admitWebhook(engine.ctx, hook.id, {
+			authorization: `Bearer ${hook.secret}`,
+			contentType: `${form}; charset=UTF-8`
+		});
+		const { run } = await receiveWebhook(
+			engine.ctx,
+			admitted,
+			delivery('name=Ada+Lovelace&tags=math&tags=engines'),
+			meta
+		);
+		expect(run.input).toEqual({ name: 'Ada Lovelace', tags: ['math', 'engines'] });
+
+		const boundary = 'awe';
+		const multipart = await admitWebhook(engine.ctx, hook.id, {
+			authorization: `Bearer ${hook.secret}`,
+			contentType: `multipart/form-data; boundary=${boundary}`
+		});
+		const body = `--${boundary}\r\ncontent-disposition: form-data; name="tags[]"\r\n\r\nsolo\r\n--${boundary}\r\ncontent-disposition: form-data; name="name"\r\n\r\nGrace\r\n--${boundary}--\r\n`;
+		const second = await receiveWebhook(engine.ctx, multipart, delivery(body), meta);
+		expect(second.run.input).toEqual({ name: 'Grace', tags: ['solo'] });
+	});
+
+	it('leave fields strings: a declared number refuses one, naming the field', async () => {
+		const hook = await webhook({}, formFlowId);
+		const admitted = await admitWebhook(engine.ctx, hook.id, {
+			authorization: `Bearer ${hook.secret}`,
+			contentType: form
+		});
+		const refused = await receiveWebhook(
+			engine.ctx,
+			admitted,
+			delivery('name=ada&count=3'),
+			meta
+		).catch((reason: unknown) => reason);
+		expect(refused).toBeInstanceOf(ServiceError);
+		expect(refused).toMatchObject({ type: 'invalid', fields: { count: expect.any(String) } });
+	});
+
+	it('start a run on a text body as { text }', async () => {
+		const hook = await webhook({}, textFlowId);
+		const admitted = await admitWebhook(engine.ctx, hook.id, {
+			authorization: `Bearer ${hook.secret}`,
+			contentType: 'text/plain; charset=utf-8'
+		});
+		const { run } = await receiveWebhook(engine.ctx, admitted, delivery('deploy done ✓'), meta);
+		expect(run.input).toEqual({ text: 'deploy done ✓' });
+	});
+
+	it('are signed over their raw bytes: the same fields in another order do not verify', async () => {
+		const hook = await webhook({ auth: 'hmac' }, formFlowId);
+		const admitted = await admitWebhook(engine.ctx, hook.id, {
+			authorization: null,
+			contentType: form
+		});
+		const body = 'name=ada&tags%5B%5D=x';
+		const ok = await receiveWebhook(
+			engine.ctx,
+			admitted,
+			delivery(body, signed(hook.secret, body)),
+			meta
+		);
+		expect(ok.run.input).toEqual({ name: 'ada', tags: ['x'] });
+		const reordered = delivery('tags%5B%5D=x&name=ada', signed(hook.secret, body));
+		expect(await failure(receiveWebhook(engine.ctx, admitted, reordered, meta))).toBe(
+			'unauthorized'
+		);
+	});
+
+	it('refuse what the database cannot store, before any run starts', async () => {
+		const hook = await webhook();
+		const admitted = await admitWebhook(engine.ctx, hook.id, bearer(hook.secret));
+		const refused = await receiveWebhook(
+			engine.ctx,
+			admitted,
+			delivery('{"name":"a\\u0000b"}', { idempotencyKey: 'nul-1' }),
+			meta
+		).catch((reason: unknown) => reason);
+		expect(refused).toMatchObject({
+			type: 'invalid',
+			fields: { name: expect.stringMatching(/NUL/) }
+		});
+		// Nothing was started under the key: the same key with a clean body starts a run.
+		const clean = await receiveWebhook(
+			engine.ctx,
+			admitted,
+			delivery('{"name":"ab"}', { idempotencyKey: 'nul-1' }),
+			meta
+		);
+		expect(clean.created).toBe(true);
 	});
 });
 

@@ -6,14 +6,16 @@ import { expectProblem, setCookie, uniqueEmail } from './support.ts';
 const app = useAppServer();
 const evil = 'https://evil.example';
 
-// Every encoding a cross-site <form> (or a no-preflight fetch) can use, including odd spellings.
+// Every encoding a cross-site <form> (or a no-preflight fetch) can use, including odd spellings,
+// and SvelteKit's own binary form encoding: what Kit's CSRF check covered, and ours covers.
 const formTypes = [
 	'application/x-www-form-urlencoded',
 	'multipart/form-data',
 	'text/plain',
 	'TEXT/PLAIN',
 	'Application/X-WWW-Form-Urlencoded',
-	'text/plain;charset=UTF-8'
+	'text/plain;charset=UTF-8',
+	'application/x-sveltekit-formdata'
 ];
 
 /** A form body in the given encoding, with the content type a browser would send. */
@@ -137,6 +139,112 @@ describe('cross-site form posts', () => {
 			expect(after.status).toBe(401);
 			await after.body?.cancel();
 		});
+	});
+});
+
+describe('cross-site form posts to the API and to webhooks', () => {
+	let signedIn: Promise<TestClient> | undefined;
+	function admin(): Promise<TestClient> {
+		signedIn ??= (async () => {
+			const client = new TestClient(app.url);
+			const response = await client.postForm('/login', {
+				email: adminEmail,
+				password: testPassword
+			});
+			expect(response.status).toBe(303);
+			return client;
+		})();
+		return signedIn;
+	}
+
+	it.each(formTypes)(
+		'refuse every write to an API route (%s), as SvelteKit did',
+		async (formType) => {
+			const client = await admin();
+			const { type, body } = encode(formType, { name: 'Made by a form' });
+			for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+				const response = await client.request('/api/v1/workspaces', {
+					method,
+					body,
+					headers: { 'content-type': type, origin: evil }
+				});
+				expect(response.status).toBe(403);
+				expect(await response.text()).toBe(`Cross-site ${method} form submissions are forbidden`);
+			}
+			const asked = await client.request('/api/v1/workspaces', {
+				method: 'POST',
+				body,
+				headers: { 'content-type': type, origin: evil, accept: 'application/json' }
+			});
+			expect(asked.status).toBe(403);
+			expect(await asked.json()).toEqual({
+				message: 'Cross-site POST form submissions are forbidden'
+			});
+			const list = await client.request('/api/v1/workspaces');
+			expect(JSON.stringify(await list.json())).not.toContain('Made by a form');
+		}
+	);
+
+	it('let a same-origin form post through to the API, which wants JSON', async () => {
+		const client = await admin();
+		const response = await client.request('/api/v1/workspaces', {
+			method: 'POST',
+			body: 'name=Same+origin+form',
+			headers: { 'content-type': 'application/x-www-form-urlencoded', origin: client.origin }
+		});
+		await expectProblem(response, 415, 'invalid-body');
+	});
+
+	it('let a cross-site form post reach a webhook, which takes it with its token', async () => {
+		const client = await admin();
+		const [workspace] = (await (await client.request('/api/v1/workspaces')).json()) as {
+			id: string;
+		}[];
+		const flows = `/api/v1/workspaces/${workspace?.id}/workflows`;
+		const created = await client.json(flows, 'POST', {
+			name: 'Form hook',
+			definition: {
+				inputs: [
+					{ name: 'name', type: 'string' },
+					{ name: 'text', type: 'string' }
+				],
+				nodes: [
+					{ id: 'start', kind: 'input' },
+					{ id: 'done', kind: 'output' }
+				],
+				edges: [{ from: 'start', to: 'done' }]
+			}
+		});
+		const { id: flowId } = (await created.json()) as { id: string };
+		const published = await client.json(`${flows}/${flowId}/versions/1/publish`, 'POST', {});
+		expect(published.status).toBe(200);
+		const hookResponse = await client.json(`${flows}/${flowId}/triggers`, 'POST', {
+			kind: 'webhook',
+			name: 'Forms'
+		});
+		const hook = (await hookResponse.json()) as { path: string; secret: string };
+
+		for (const formType of formTypes.filter((type) => !type.includes('sveltekit'))) {
+			const { type, body } = encode(formType, { name: 'ada' });
+			const response = await fetch(new URL(hook.path, app.url), {
+				method: 'POST',
+				body,
+				headers: { 'content-type': type, origin: evil, authorization: `Bearer ${hook.secret}` }
+			});
+			expect(response.status, formType).toBe(202);
+			await response.body?.cancel();
+		}
+		// Past the origin check, a type the webhook cannot read is its own 415.
+		const binary = await fetch(new URL(hook.path, app.url), {
+			method: 'POST',
+			body: 'x',
+			headers: {
+				'content-type': 'application/x-sveltekit-formdata',
+				origin: evil,
+				authorization: `Bearer ${hook.secret}`
+			}
+		});
+		await expectProblem(binary, 415, 'unsupported-media-type');
 	});
 });
 

@@ -6,7 +6,7 @@ import { expectProblem, signUpFirst, signUpInvited } from './support.ts';
 
 /**
  * Attacks on triggers: ids used under the wrong workspace or workflow, ambient credentials on the
- * public webhook route, cross-site form posts, and secrets leaking into the audit log.
+ * public webhook route, hostile bodies, and secrets leaking into the audit log.
  */
 
 const app = useAppServer();
@@ -128,20 +128,24 @@ describe('the public webhook route', () => {
 		await expectProblem(response, 401, 'unauthorized');
 	});
 
-	it('refuses cross-site form posts', async () => {
-		for (const type of ['application/x-www-form-urlencoded', 'text/plain']) {
-			const response = await fetch(new URL(hook.path, app.url), {
+	it('takes cross-site form posts on its token alone: no token, no run', async () => {
+		const post = (headers: Record<string, string>) =>
+			fetch(new URL(hook.path, app.url), {
 				method: 'POST',
 				body: 'name=a',
 				headers: {
-					'content-type': type,
+					'content-type': 'application/x-www-form-urlencoded',
 					origin: 'https://evil.example',
-					authorization: `Bearer ${hook.secret}`
+					...headers
 				}
 			});
-			expect(response.status).toBe(403);
-			await response.body?.cancel();
-		}
+		await expectProblem(await post({}), 401, 'unauthorized');
+		// A visitor's session cookie, sent along by their browser, is no credential either.
+		const cookie = [...owner.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+		await expectProblem(await post({ cookie }), 401, 'unauthorized');
+		const accepted = await post({ authorization: `Bearer ${hook.secret}` });
+		expect(accepted.status).toBe(202);
+		await accepted.body?.cancel();
 	});
 
 	it("does not take one webhook's token for another's", async () => {
@@ -154,6 +158,64 @@ describe('the public webhook route', () => {
 			await callHook(b.path, '{"name":"a"}', { authorization: `Bearer ${hook.secret}` }),
 			401
 		);
+	});
+});
+
+describe('hostile webhook bodies', () => {
+	const withToken = (type: string) => ({
+		'content-type': type,
+		authorization: `Bearer ${hook.secret}`
+	});
+
+	it('refuse JSON nested too deep, and too many form fields, with 400', async () => {
+		const deep = `{"name":"a","x":${'['.repeat(5_000)}${']'.repeat(5_000)}}`;
+		const nested = await expectProblem(
+			await callHook(hook.path, deep, withToken('application/json')),
+			400,
+			'invalid'
+		);
+		expect(nested.title).toMatch(/nested more than 32 levels/);
+		const fields = Array.from({ length: 1_001 }, (_, i) => `f${i}=1`).join('&');
+		const many = await expectProblem(
+			await callHook(hook.path, fields, withToken('application/x-www-form-urlencoded')),
+			400,
+			'invalid'
+		);
+		expect(many.title).toBe('Send at most 1000 form fields.');
+	});
+
+	it('refuse NUL and unpaired surrogates with 400 naming the field, and bytes that are not UTF-8', async () => {
+		for (const [type, body, field] of [
+			['application/json', '{"name":"a\\u0000"}', 'name'],
+			['application/json', '{"name":"\\ud800"}', 'name'],
+			['application/x-www-form-urlencoded', 'name=a%00', 'name'],
+			['text/plain', 'a\u0000b', 'text']
+		] as const) {
+			const refused = (await expectProblem(
+				await callHook(hook.path, body, withToken(type)),
+				400,
+				'invalid'
+			)) as unknown as { errors: Record<string, string> };
+			expect(Object.keys(refused.errors), `${type} ${body}`).toEqual([field]);
+		}
+		const latin1 = await fetch(new URL(hook.path, app.url), {
+			method: 'POST',
+			body: Buffer.from([0x6e, 0x61, 0x6d, 0x65, 0x3d, 0xe9]),
+			headers: withToken('application/x-www-form-urlencoded')
+		});
+		const invalid = await expectProblem(latin1, 400, 'invalid');
+		expect(invalid.title).toBe('The body is not valid UTF-8.');
+	});
+
+	it('refuse a charset it does not know with 415, before reading the body', async () => {
+		const response = await callHook(
+			hook.path,
+			'{"name":"a"}',
+			withToken('text/plain; charset=x-klingon')
+		);
+		expect(response.headers.get('connection')).toBe('close');
+		const refused = await expectProblem(response, 415, 'unsupported-media-type');
+		expect(refused.title).toMatch(/charset "x-klingon"/);
 	});
 });
 

@@ -4,9 +4,10 @@ import { problem } from '../http/problem.ts';
 const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
- * SvelteKit's CSRF check covers form posts only. A cookie-authenticated write to the JSON API must
- * also come from our own pages: same Origin, or (when a browser sends no Origin) Sec-Fetch-Site same-origin.
- * Token-authenticated calls carry no ambient credentials and need no such check.
+ * The cross-site form check (form-origin.ts) covers form posts only. A cookie-authenticated
+ * write to the JSON API must also come from our own pages: same Origin, or (when a browser sends
+ * no Origin) Sec-Fetch-Site same-origin. Token-authenticated calls carry no ambient credentials
+ * and need no such check.
  */
 export const jsonOriginCheck: Handle = async ({ event, resolve }) => {
 	const principal = event.locals.principal;

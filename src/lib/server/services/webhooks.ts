@@ -9,14 +9,8 @@ import { decryptText, sha256Hex } from '../platform/crypto.ts';
 import { ServiceError, notFound } from '../errors.ts';
 import { systemPrincipal, type RequestMeta } from '../principal.ts';
 import type { ServiceContext } from './context.ts';
+import { webhookBodyFormat, webhookRunInput, type WebhookBodyFormat } from './webhook-body.ts';
 import { startWorkflowRun, waitForRun } from './runs.ts';
-
-/** A call refused for its media type before its body is read: the route closes the connection. */
-export class WebhookRequestError extends Error {
-	override name = 'WebhookRequestError';
-	readonly status = 415;
-	readonly type = 'unsupported-media-type';
-}
 
 /**
  * Per webhook, counted after authentication so strangers cannot use up a sender's allowance: 60 calls
@@ -49,6 +43,8 @@ const admitted: unique symbol = Symbol('awe.admitted-webhook');
 export type AdmittedWebhook = {
 	trigger: Trigger;
 	config: WebhookConfig;
+	/** How its body becomes the run input, from its Content-Type. */
+	format: WebhookBodyFormat;
 	readonly [admitted]: true;
 };
 
@@ -88,24 +84,13 @@ function verifySignature(ctx: ServiceContext, trigger: Trigger, delivery: Webhoo
 	return signature.toLowerCase();
 }
 
-function parseInput(body: Buffer): Record<string, unknown> {
-	let input: unknown;
-	try {
-		input = JSON.parse(body.toString('utf8'));
-	} catch {
-		throw new ServiceError('invalid', 'The body is not valid JSON.');
-	}
-	if (input === null || typeof input !== 'object' || Array.isArray(input))
-		throw new ServiceError('invalid', 'The body must be a JSON object: it is the run input.');
-	return input as Record<string, unknown>;
-}
-
 const idempotencyKeyPattern = /^[\x21-\x7e]{1,200}$/;
 
 /**
  * First half of `POST /hooks/{id}`, before its body is read: the webhook must exist and be enabled
  * (unknown and disabled ones answer the same 404), a token webhook's token must match, and the body
- * must be JSON. The route then reads the body within the webhook's `maxBodyBytes`.
+ * must be of a type it can read (else 415). The route then reads the body within the webhook's
+ * `maxBodyBytes`.
  */
 export async function admitWebhook(
 	ctx: ServiceContext,
@@ -117,21 +102,20 @@ export async function admitWebhook(
 		throw notFound('Webhook not found.');
 	const config = webhookConfigSchema.parse(trigger.config);
 	if (config.auth === 'token') verifyBearer(trigger, headers.authorization);
-	const mediaType = headers.contentType?.split(';')[0]?.trim().toLowerCase();
-	if (mediaType !== 'application/json')
-		throw new WebhookRequestError('Send the body as application/json.');
-	return { trigger, config, [admitted]: true };
+	const format = webhookBodyFormat(headers.contentType);
+	return { trigger, config, format, [admitted]: true };
 }
 
 /**
- * Second half of `POST /hooks/{id}`: checks an HMAC webhook's signature, rate-limits, and starts a
- * run on the JSON body; in `respond: 'result'` mode waits for it (up to waitTimeoutMs; `complete`
- * says whether it finished in time). An HMAC request replayed within the window returns the run it
+ * Second half of `POST /hooks/{id}`: checks an HMAC webhook's signature (over the raw bytes, whatever
+ * their type), rate-limits, and starts a run on the input the body gives (webhookRunInput); in
+ * `respond: 'result'` mode waits for it (up to waitTimeoutMs; `complete` says whether it finished
+ * in time). An HMAC request replayed within the window returns the run it
  * started the first time: its signature doubles as the idempotency key when none is sent.
  */
 export async function receiveWebhook(
 	ctx: ServiceContext,
-	{ trigger, config }: AdmittedWebhook,
+	{ trigger, config, format }: AdmittedWebhook,
 	delivery: WebhookDelivery,
 	meta: RequestMeta
 ): Promise<{ run: Run; created: boolean; complete: boolean }> {
@@ -152,7 +136,7 @@ export async function receiveWebhook(
 		trigger.workspaceId,
 		{
 			workflowId: trigger.workflowId,
-			input: parseInput(delivery.body),
+			input: await webhookRunInput(format, delivery.body),
 			idempotencyKey: key === null ? undefined : `webhook:${trigger.id}:${key}`,
 			trigger: 'webhook',
 			triggerId: trigger.id

@@ -2,12 +2,8 @@ import { json } from '@sveltejs/kit';
 import { requestMeta } from '$lib/server/http/forms';
 import { problem, problemFromError } from '$lib/server/http/problem';
 import { BodyTooLargeError, readBody } from '$lib/server/http/read-body';
-import {
-	WebhookRequestError,
-	admitWebhook,
-	receiveWebhook,
-	type WebhookHeaders
-} from '$lib/server/services/webhooks';
+import { WebhookRequestError } from '$lib/server/services/webhook-body';
+import { admitWebhook, receiveWebhook, type WebhookHeaders } from '$lib/server/services/webhooks';
 import type { RequestHandler } from './$types';
 
 const webhookHeaders = (headers: Headers): WebhookHeaders => ({
@@ -21,7 +17,8 @@ const webhookHeaders = (headers: Headers): WebhookHeaders => ({
 /**
  * Public: the trigger's token or signature is the credential (see admitWebhook). 202 with the run
  * id, or in respond='result' mode 200 with the run's outcome when it finishes in time. The body is
- * read only once the webhook is known, its token checked and its media type accepted.
+ * read only once the webhook is known, its token checked and its media type accepted (JSON, form
+ * or text: see webhookRunInput).
  */
 export const POST: RequestHandler = async (event) => {
 	const { services } = event.locals.runtime;
