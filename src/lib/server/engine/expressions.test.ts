@@ -6,8 +6,10 @@ import {
 	evaluateExpression,
 	ExpressionError,
 	renderTemplate,
-	type ExpressionData
+	type ExpressionData,
+	type TemplateEncoding
 } from './expressions.ts';
+import { awkwardValues, loneSurrogate } from './kinds/test-context.ts';
 
 const data: ExpressionData = {
 	input: { name: 'Ada', tags: ['a', 'b'] },
@@ -174,5 +176,137 @@ describe('checkTemplate', () => {
 		expect(checkTemplate('{{ input..name }}')).toMatch(/^Invalid path "input..name"/);
 		expect(checkTemplate('{{ input[x] }}')).toMatch(/^Invalid path/);
 		expect(checkTemplate('{{ secrets.key }}')).toMatch(/^Unknown name "secrets"/);
+	});
+});
+
+describe('renderTemplate encodings: values are data, never syntax', () => {
+	const values: Record<string, string> = { ...awkwardValues, lone: loneSurrogate.value };
+	const expected = (name: string) =>
+		name === 'lone' ? loneSurrogate.inserted : (values[name] as string);
+	const render = (template: string, encoding: TemplateEncoding, input: unknown = values) =>
+		renderTemplate(template, data, { input, encoding });
+
+	it('as text, inserts values as they are, lone surrogates made U+FFFD', () => {
+		expect(render('[{{ $.quote }}|{{ $.brace }}]', 'text')).toBe('[say "hi"|} {]');
+		expect(render('{{ $.lone }}', 'text')).toBe(loneSurrogate.inserted);
+		expect(render('{{ $ }}', 'text', { [loneSurrogate.value]: [loneSurrogate.value] })).toBe(
+			JSON.stringify({ [loneSurrogate.inserted]: [loneSurrogate.inserted] })
+		);
+	});
+
+	it('as JSON, puts each value inside its string or as a JSON value, never beside them', () => {
+		for (const name of Object.keys(values)) {
+			const text = render(
+				`{ "quoted": "{{ $.${name} }}", "bare": {{ $.${name} }}, "mixed": "<{{ $.${name} }}>" }`,
+				'json'
+			);
+			expect(JSON.parse(text), name).toEqual({
+				quoted: expected(name),
+				bare: expected(name),
+				mixed: `<${expected(name)}>`
+			});
+		}
+	});
+
+	it('as JSON, writes objects, numbers and missing values as JSON values (text inside quotes)', () => {
+		const text = render(
+			'{"tags": {{ input.tags }}, "id": {{ steps.fetch.output.items[1].id }}, "none": {{ $.nope }}, "said": "{{ input.tags }} {{ $.nope }}"}',
+			'json'
+		);
+		expect(JSON.parse(text)).toEqual({ tags: ['a', 'b'], id: 2, none: null, said: '["a","b"] ' });
+		expect(JSON.parse(render('{{ $ }}', 'json', { [loneSurrogate.value]: 1 }))).toEqual({
+			[loneSurrogate.inserted]: 1
+		});
+	});
+
+	it('as a URL, percent-encodes every value so it stays one path segment or query value', () => {
+		for (const name of Object.keys(values)) {
+			const url = new URL(
+				render(
+					`https://api.example.com/items/{{ $.${name} }}/raw?q={{ $.${name} }}&keep=1#{{ $.${name} }}`,
+					'url'
+				)
+			);
+			expect(url.origin, name).toBe('https://api.example.com');
+			const segments = url.pathname.split('/').map(decodeURIComponent);
+			expect(segments, name).toEqual(['', 'items', expected(name), 'raw']);
+			expect([...url.searchParams], name).toEqual([
+				['q', expected(name)],
+				['keep', '1']
+			]);
+			expect(decodeURIComponent(url.hash.slice(1)), name).toBe(expected(name));
+		}
+	});
+
+	it('as a URL, takes an opening value as the URL’s start, without a query if more follows', () => {
+		const input = { base: 'https://api.example.com/v1', next: 'https://api.example.com/v1?page=2' };
+		expect(render('{{ $.base }}/users/{{ $.next }}', 'url', input)).toBe(
+			'https://api.example.com/v1/users/https%3A%2F%2Fapi.example.com%2Fv1%3Fpage%3D2'
+		);
+		expect(render('{{ $.next }}', 'url', input)).toBe(input.next);
+		expect(() => render('{{ $.next }}&size=10', 'url', input)).toThrow(
+			expect.objectContaining({ code: 'invalid_url', message: expect.stringContaining('$.next') })
+		);
+		expect(() => render(' {{ $.base }}', 'url', input)).not.toThrow();
+		expect(render('x{{ $.base }}', 'url', input)).toBe('xhttps%3A%2F%2Fapi.example.com%2Fv1');
+	});
+
+	it('as a URL, refuses values that would make a "." or ".." path segment', () => {
+		for (const [template, input] of [
+			['https://x/files/{{ $.v }}/delete', { v: '..' }],
+			['https://x/files/{{ $.v }}', { v: '.' }],
+			['https://x/files/{{ $.a }}.{{ $.b }}/y', { a: '.', b: '' }],
+			['{{ $.base }}/{{ $.v }}', { base: 'https://x', v: '..' }]
+		] as const) {
+			expect(() => render(template, 'url', input), template).toThrow(
+				expect.objectContaining({ code: 'invalid_url', message: expect.stringContaining('..') })
+			);
+		}
+		expect(render('https://x/files/{{ $.v }}?up={{ $.v }}#{{ $.v }}', 'url', { v: '...' })).toBe(
+			'https://x/files/...?up=...#...'
+		);
+		expect(render('https://x/files?up={{ $.v }}', 'url', { v: '..' })).toBe(
+			'https://x/files?up=..'
+		);
+		// Percent signs are encoded too, so %2e in a value is text, not a dot.
+		expect(render('https://x/files/{{ $.v }}', 'url', { v: '%2e%2E' })).toBe(
+			'https://x/files/%252e%252E'
+		);
+	});
+
+	it('as form fields, percent-encodes every value so it stays one field', () => {
+		for (const name of Object.keys(values)) {
+			const fields = new URLSearchParams(render(`a={{ $.${name} }}&b=2`, 'form'));
+			expect([...fields], name).toEqual([
+				['a', expected(name)],
+				['b', '2']
+			]);
+		}
+	});
+});
+
+describe('checkTemplate for JSON', () => {
+	it('accepts JSON with references as values or inside strings, and nothing else', () => {
+		for (const template of [
+			'{{ $ }}',
+			'{ "a": {{ input.x }}, "b": "{{ input.y }}", "{{ input.key }}": [{{ index }}, "\\\\{{ item }}"] }',
+			'"\\u0041{{ input.x }}"'
+		]) {
+			expect(checkTemplate(template, 'json'), template).toBeNull();
+		}
+		for (const template of [
+			'{ "name": Ada }',
+			'{ {{ input.key }}: 1 }',
+			'{ "a": {{ input.x }}{{ input.y }} }',
+			'{ "a": 1{{ input.x }} }',
+			'{ "a": -{{ input.x }} }',
+			'{ "a": "{{ input.x }}" ',
+			'Hello {{ input.name }}'
+		]) {
+			expect(checkTemplate(template, 'json'), template).toMatch(/^The text is not JSON/);
+		}
+		expect(checkTemplate('{ "a": "\\{{ input.x }}" }', 'json')).toMatch(/inside an escape/);
+		expect(checkTemplate('{ "a": "\\u00{{ input.x }}41" }', 'json')).toMatch(/inside an escape/);
+		expect(checkTemplate('Hello {{ input.name }}')).toBeNull();
 	});
 });

@@ -7,7 +7,8 @@ import type { RunData } from './kinds/types.ts';
  * Expressions: the input document (`$`) is the step's input; `$input` is the run's input, `$steps`
  * maps node ids to `{ output }` of finished steps, and in a map iteration `$item` and `$index` are
  * the item and its position. Templates see the same as `input`, `steps`, `item`, `index` and `$`,
- * and only look paths up: they never evaluate anything.
+ * and only look paths up: they never evaluate anything. What they insert is data, never syntax: each
+ * value is encoded for the language the template's text is in (`TemplateEncoding`).
  */
 
 /** What expressions and templates see besides the step input. */
@@ -18,6 +19,13 @@ export interface ExpressionData extends RunData {
 
 export class ExpressionError extends Error {
 	override name = 'ExpressionError';
+	/** The step error code: `expression_error`, or what a template's value or text got wrong. */
+	readonly code: string;
+
+	constructor(message: string, code = 'expression_error') {
+		super(message);
+		this.code = code;
+	}
 }
 
 const timeoutMs = 1_000;
@@ -126,7 +134,14 @@ const forbiddenSegments = new Set(['__proto__', 'constructor', 'prototype']);
 const pathPattern = /^(\$|[A-Za-z_][\w-]*)((?:\.[\w-]+|\[\d+\])*)$/;
 const segmentPattern = /\.([\w-]+)|\[(\d+)\]/g;
 
-type TemplatePart = string | { root: string; segments: string[] };
+interface Reference {
+	/** As written between the braces, for messages. */
+	path: string;
+	root: string;
+	segments: string[];
+}
+
+type TemplatePart = string | Reference;
 
 function parseTemplate(template: string): TemplatePart[] {
 	const parts: TemplatePart[] = [];
@@ -145,7 +160,7 @@ function parseTemplate(template: string): TemplatePart[] {
 	return parts;
 }
 
-function parseReference(text: string): TemplatePart {
+function parseReference(text: string): Reference {
 	const path = text.trim();
 	if (path === '') throw new ExpressionError('Empty {{ }}: put a path inside, such as input.name.');
 	const match = pathPattern.exec(path);
@@ -166,13 +181,30 @@ function parseReference(text: string): TemplatePart {
 	const forbidden = segments.find((segment) => forbiddenSegments.has(segment));
 	if (forbidden !== undefined)
 		throw new ExpressionError(`"${forbidden}" cannot be used in a path.`);
-	return { root, segments };
+	return { path, root, segments };
 }
 
-/** Null when every `{{ path }}` in `template` is well formed, else what is wrong. */
-export function checkTemplate(template: string): string | null {
+/**
+ * How a template encodes each value it inserts, for the language its text is in. The template's
+ * own text is never changed: only values are encoded.
+ *
+ * - `text`: as they are (titles, messages, times: plain text for people).
+ * - `json`: the text must be JSON once each reference holds a value. Inside a JSON string a value
+ *   is string content (escaped); anywhere else it is a JSON value (a string gets its quotes).
+ * - `url`: percent-encoded (`encodeURIComponent`), except a reference that opens the template,
+ *   which gives the URL's start as it is. A value may not make a `.` or `..` path segment.
+ * - `form`: percent-encoded, for `application/x-www-form-urlencoded` text.
+ */
+export type TemplateEncoding = 'text' | 'json' | 'url' | 'form';
+
+/** Null when every `{{ path }}` in `template` is well formed (and JSON text is JSON), else why not. */
+export function checkTemplate(
+	template: string,
+	encoding: TemplateEncoding = 'text'
+): string | null {
 	try {
-		parseTemplate(template);
+		const parts = parseTemplate(template);
+		if (encoding === 'json') jsonPlaces(parts);
 		return null;
 	} catch (error) {
 		if (error instanceof ExpressionError) return error.message;
@@ -181,13 +213,15 @@ export function checkTemplate(template: string): string | null {
 }
 
 /**
- * Replaces each `{{ path }}` with the value found there: missing values and null become '', objects
- * and arrays JSON. Only own properties are followed, so nothing reaches prototypes.
+ * Replaces each `{{ path }}` with the value found there, encoded as `options.encoding` says
+ * (`text` by default). As text, missing values and null are '' and objects and arrays JSON. Only
+ * own properties are followed, so nothing reaches prototypes. Lone surrogates (text that is not
+ * valid Unicode) become U+FFFD in every encoding.
  */
 export function renderTemplate(
 	template: string,
 	data: ExpressionData,
-	options: { input: unknown }
+	options: { input: unknown; encoding?: TemplateEncoding }
 ): string {
 	const roots: Record<string, unknown> = {
 		input: data.input,
@@ -196,11 +230,32 @@ export function renderTemplate(
 		index: data.index,
 		$: options.input
 	};
-	return parseTemplate(template)
-		.map((part) =>
-			typeof part === 'string' ? part : formatValue(lookUp(roots[part.root], part.segments))
-		)
-		.join('');
+	const valueOf = (reference: Reference) => lookUp(roots[reference.root], reference.segments);
+	const parts = parseTemplate(template);
+	switch (options.encoding ?? 'text') {
+		case 'text':
+			return parts
+				.map((part) => (typeof part === 'string' ? part : valueText(valueOf(part))))
+				.join('');
+		case 'json': {
+			const places = jsonPlaces(parts);
+			return parts
+				.map((part) => {
+					if (typeof part === 'string') return part;
+					if (places.get(part) === 'value') return valueJson(valueOf(part));
+					return JSON.stringify(valueText(valueOf(part))).slice(1, -1);
+				})
+				.join('');
+		}
+		case 'url':
+			return renderUrl(parts, valueOf);
+		case 'form':
+			return parts
+				.map((part) =>
+					typeof part === 'string' ? part : encodeURIComponent(valueText(valueOf(part)))
+				)
+				.join('');
+	}
 }
 
 function lookUp(root: unknown, segments: readonly string[]): unknown {
@@ -214,9 +269,133 @@ function lookUp(root: unknown, segments: readonly string[]): unknown {
 	return current;
 }
 
-function formatValue(value: unknown): string {
+// With the u flag a surrogate pair is one code point, so only lone surrogates match.
+const loneSurrogates = /\p{Cs}/gu;
+const hasLoneSurrogate = /\p{Cs}/u;
+
+function wellFormed(text: string): string {
+	return text.replace(loneSurrogates, '\uFFFD');
+}
+
+function valueText(value: unknown): string {
 	if (value === undefined || value === null) return '';
-	if (typeof value === 'string') return value;
-	if (typeof value === 'object') return JSON.stringify(value);
+	if (typeof value === 'string') return wellFormed(value);
+	if (typeof value === 'object') return valueJson(value);
 	return String(value);
+}
+
+/** The value as JSON text (missing is null), its strings and keys made well formed. */
+function valueJson(value: unknown): string {
+	return JSON.stringify(value ?? null, (_key, item: unknown) => {
+		if (typeof item === 'string') return wellFormed(item);
+		if (typeof item !== 'object' || item === null || Array.isArray(item)) return item;
+		const keys = Object.keys(item);
+		if (!keys.some((key) => hasLoneSurrogate.test(key))) return item;
+		return Object.fromEntries(
+			keys.map((key) => [wellFormed(key), (item as Record<string, unknown>)[key]])
+		);
+	});
+}
+
+/**
+ * Where each reference of a JSON template stands: inside a string (`string`) or where a value goes
+ * (`value`). Throws when the text is not JSON with `null` in each value place and nothing in each
+ * string place: then no inserted value, encoded for its place, can make it anything else.
+ */
+function jsonPlaces(parts: readonly TemplatePart[]): Map<Reference, 'string' | 'value'> {
+	const places = new Map<Reference, 'string' | 'value'>();
+	let skeleton = '';
+	let inString = false;
+	let afterBackslash = false;
+	let hexDigitsLeft = 0;
+	for (const part of parts) {
+		if (typeof part !== 'string') {
+			if (afterBackslash || hexDigitsLeft > 0) {
+				throw new ExpressionError(
+					`{{ ${part.path} }} stands inside an escape sequence: put it after the escape.`,
+					'invalid_json'
+				);
+			}
+			places.set(part, inString ? 'string' : 'value');
+			if (!inString) skeleton += 'null';
+			continue;
+		}
+		skeleton += part;
+		for (const char of part) {
+			if (!inString) inString = char === '"';
+			else if (hexDigitsLeft > 0) hexDigitsLeft -= 1;
+			else if (afterBackslash) {
+				afterBackslash = false;
+				if (char === 'u') hexDigitsLeft = 4;
+			} else if (char === '\\') afterBackslash = true;
+			else if (char === '"') inString = false;
+		}
+	}
+	try {
+		JSON.parse(skeleton);
+	} catch (error) {
+		const reason = error instanceof Error ? error.message : String(error);
+		throw new ExpressionError(
+			`The text is not JSON with a value in each {{ }} outside quotes: ${reason}`,
+			'invalid_json'
+		);
+	}
+	return places;
+}
+
+const dotSegment = /^(?:\.|%2e){1,2}$/i;
+
+function renderUrl(
+	parts: readonly TemplatePart[],
+	valueOf: (reference: Reference) => unknown
+): string {
+	const [first, opening, ...rest] = parts;
+	let url = '';
+	let start = 0;
+	if (first === '' && opening !== undefined && typeof opening !== 'string') {
+		// `{{ input.api }}/users/{{ input.id }}`: the opening value is the URL's own start.
+		url = valueText(valueOf(opening));
+		if (rest.some((part) => part !== '') && /[?#]/.test(url)) {
+			throw new ExpressionError(
+				`{{ ${opening.path} }} opens the URL, so it may not hold a query or fragment (? or #) when the URL goes on after it.`,
+				'invalid_url'
+			);
+		}
+		start = 2;
+	}
+	// The path segment being read and the reference (if any) inserted into it: a value must not
+	// make it `.` or `..`, which the URL parser would resolve by moving up the path.
+	let segment = '';
+	let segmentReference: Reference | null = null;
+	let inPath = true;
+	const endSegment = () => {
+		if (inPath && segmentReference !== null && dotSegment.test(segment)) {
+			throw new ExpressionError(
+				`{{ ${segmentReference.path} }} makes a "." or ".." path segment, which would move up the path.`,
+				'invalid_url'
+			);
+		}
+		segment = '';
+		segmentReference = null;
+	};
+	for (const part of parts.slice(start)) {
+		if (typeof part !== 'string') {
+			const encoded = encodeURIComponent(valueText(valueOf(part)));
+			url += encoded;
+			segment += encoded;
+			segmentReference = part;
+			continue;
+		}
+		url += part;
+		for (const char of part) {
+			if (!inPath) break;
+			if (char === '/' || char === '\\') endSegment();
+			else if (char === '?' || char === '#') {
+				endSegment();
+				inPath = false;
+			} else segment += char;
+		}
+	}
+	endSegment();
+	return url;
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGuardedHttp } from '../../outbound/guarded-http.ts';
 import { startTestServer, type TestServer } from '../../outbound/test-server.ts';
 import { createHttpKind, httpConfigSchema, type HttpConfig } from './http.ts';
-import { stepContext } from './test-context.ts';
+import { awkwardValues, loneSurrogate, stepContext } from './test-context.ts';
 import { StepFailure } from './types.ts';
 
 let server: TestServer;
@@ -68,6 +68,7 @@ describe('http kind', () => {
 			)
 		).toEqual([
 			{ path: 'url', message: expect.stringContaining('Unclosed') },
+			{ path: 'body', message: expect.stringMatching(/^The text is not JSON/) },
 			{ path: 'body', message: 'A GET request has no body.' },
 			{ path: 'headers.Idempotency-Key', message: 'The step sends its own Idempotency-Key.' }
 		]);
@@ -141,6 +142,153 @@ describe('http kind', () => {
 			config({ url: `http://127.0.0.1:${server.port}/status/404`, failOnStatus: false })
 		);
 		expect(tolerated).toMatchObject({ output: { status: 404, body: 'nope' } });
+	});
+
+	describe('inserts values as data, never syntax', () => {
+		const values: Record<string, string> = { ...awkwardValues, lone: loneSurrogate.value };
+		const expected = (name: string) =>
+			name === 'lone' ? loneSurrogate.inserted : (values[name] as string);
+		const send = (overrides: Partial<HttpConfig>) =>
+			kind.execute(stepContext({ input: values }), config({ method: 'POST', ...overrides }));
+		const lastRequest = () => {
+			const request = server.received.at(-1);
+			if (request === undefined) throw new Error('No request reached the server.');
+			return { ...request, url: new URL(request.url, 'http://127.0.0.1') };
+		};
+
+		it('encodes URL values: each stays one path segment or one query value', async () => {
+			for (const name of Object.keys(values)) {
+				await send({
+					url: `http://127.0.0.1:${server.port}/echo/{{ $.${name} }}?q={{ $.${name} }}&keep=1`
+				});
+				const { url } = lastRequest();
+				expect(url.pathname.split('/').map(decodeURIComponent), name).toEqual([
+					'',
+					'echo',
+					expected(name)
+				]);
+				expect([...url.searchParams], name).toEqual([
+					['q', expected(name)],
+					['keep', '1']
+				]);
+			}
+		});
+
+		it('refuses a value that would move up the URL’s path', async () => {
+			const before = server.received.length;
+			await expect(
+				kind.execute(
+					stepContext({ input: { id: '..' } }),
+					config({ url: `http://127.0.0.1:${server.port}/echo/{{ $.id }}/admin` })
+				)
+			).rejects.toMatchObject({ code: 'invalid_url', retryable: false });
+			expect(server.received.length).toBe(before);
+		});
+
+		it('encodes JSON body values inside their string, or as JSON values when bare', async () => {
+			for (const name of Object.keys(values)) {
+				await send({
+					body: `{"quoted": "{{ $.${name} }}", "bare": {{ $.${name} }}, "list": ["<{{ $.${name} }}>"]}`
+				});
+				const { body, headers } = lastRequest();
+				expect(headers['content-type']).toBe('application/json');
+				expect(JSON.parse(body), name).toEqual({
+					quoted: expected(name),
+					bare: expected(name),
+					list: [`<${expected(name)}>`]
+				});
+			}
+		});
+
+		it('keeps an injection attempt inside one string value', async () => {
+			await send({ body: '{"name": "{{ $.injection }}", "admin": false}' });
+			expect(JSON.parse(lastRequest().body)).toEqual({
+				name: awkwardValues.injection,
+				admin: false
+			});
+		});
+
+		it('encodes form fields, and leaves other text bodies as they are', async () => {
+			for (const name of Object.keys(values)) {
+				await send({
+					body: `a={{ $.${name} }}&b=2`,
+					contentType: 'application/x-www-form-urlencoded'
+				});
+				expect([...new URLSearchParams(lastRequest().body)], name).toEqual([
+					['a', expected(name)],
+					['b', '2']
+				]);
+			}
+			await send({ body: 'Hi {{ $.quote }}', contentType: 'text/plain; charset=utf-8' });
+			expect(lastRequest().body).toBe('Hi say "hi"');
+		});
+
+		it('encodes the body for a content type set in the headers, sending it once', async () => {
+			await send({ headers: { 'Content-Type': 'text/plain' }, body: '{{ $.quote }}' });
+			expect(lastRequest()).toMatchObject({
+				body: 'say "hi"',
+				headers: { 'content-type': 'text/plain' }
+			});
+			await send({
+				headers: { 'Content-Type': 'application/vnd.api+json' },
+				body: '{{ $.quote }}'
+			});
+			expect(lastRequest().body).toBe('"say \\"hi\\""');
+		});
+
+		it('refuses JSON body templates that are not JSON, and content types from data', () => {
+			const definition = { inputs: [], nodes: [], edges: [] };
+			const check = (overrides: Record<string, unknown>) =>
+				kind.checkConfig?.(
+					httpConfigSchema.parse({ url: 'https://x', method: 'POST', ...overrides }),
+					definition
+				);
+			expect(check({ body: '{"name": {{ $.name }}}' })).toEqual([]);
+			expect(check({ body: '{"name": Ada}' })).toEqual([
+				{ path: 'body', message: expect.stringMatching(/^The text is not JSON/) }
+			]);
+			expect(check({ body: 'Hi {{ $.name }}', contentType: 'text/plain' })).toEqual([]);
+			expect(
+				check({ body: 'Hi', headers: { 'Content-Type': 'application/{{ $.type }}' } })
+			).toEqual([
+				{ path: 'headers.Content-Type', message: expect.stringContaining('without {{ }}') }
+			]);
+		});
+
+		it('refuses header values with a line break or beyond Latin-1, sending nothing', async () => {
+			const before = server.received.length;
+			for (const value of [
+				awkwardValues.newline,
+				'trailing\n',
+				'a\rb',
+				'nul\u0000',
+				'東京',
+				loneSurrogate.value
+			]) {
+				const outcome = kind.execute(
+					stepContext({ input: { value } }),
+					config({ headers: { 'x-note': '{{ $.value }}' } })
+				);
+				await expect(outcome, JSON.stringify(value)).rejects.toMatchObject({
+					code: 'invalid_header',
+					retryable: false,
+					message: expect.stringContaining('x-note')
+				});
+			}
+			expect(server.received.length).toBe(before);
+			await kind.execute(
+				stepContext({ input: { value: 'Zoë "quoted" {x}' } }),
+				config({ headers: { 'x-note': '{{ $.value }}' } })
+			);
+			// Latin-1 travels one byte a character; Node reads it back the same way.
+			expect(server.received.at(-1)?.headers['x-note']).toBe('Zoë "quoted" {x}');
+			expect(
+				httpConfigSchema.safeParse({ url: 'https://x', headers: { 'x-a': 'a\r\nx-b: b' } }).success
+			).toBe(false);
+			expect(httpConfigSchema.safeParse({ url: 'https://x', contentType: 'a\nb' }).success).toBe(
+				false
+			);
+		});
 	});
 
 	it('refuses private addresses that are not allowed, without retries', async () => {

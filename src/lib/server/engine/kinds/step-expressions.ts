@@ -5,7 +5,8 @@ import {
 	evaluateExpression,
 	ExpressionError,
 	renderTemplate,
-	type ExpressionData
+	type ExpressionData,
+	type TemplateEncoding
 } from '../expressions.ts';
 import { StepFailure, type ConfigProblem, type StepContext } from './types.ts';
 
@@ -26,8 +27,12 @@ export function expressionProblems(path: string, source: string | undefined): Co
 	return message === null ? [] : [{ path, message }];
 }
 
-export function templateProblems(path: string, template: string | undefined): ConfigProblem[] {
-	const message = template === undefined ? null : checkTemplate(template);
+export function templateProblems(
+	path: string,
+	template: string | undefined,
+	encoding: TemplateEncoding = 'text'
+): ConfigProblem[] {
+	const message = template === undefined ? null : checkTemplate(template, encoding);
 	return message === null ? [] : [{ path, message }];
 }
 
@@ -40,7 +45,7 @@ function expressionData(context: StepContext): ExpressionData {
 
 function asStepFailure(error: unknown): unknown {
 	return error instanceof ExpressionError
-		? new StepFailure('expression_error', error.message, { retryable: false })
+		? new StepFailure(error.code, error.message, { retryable: false })
 		: error;
 }
 
@@ -53,9 +58,14 @@ export async function evaluateForStep(context: StepContext, source: string): Pro
 	}
 }
 
-export function renderForStep(context: StepContext, template: string): string {
+/** Renders a template for a step, each value encoded for the template's language (text by default). */
+export function renderForStep(
+	context: StepContext,
+	template: string,
+	encoding: TemplateEncoding = 'text'
+): string {
 	try {
-		return renderTemplate(template, expressionData(context), { input: context.input });
+		return renderTemplate(template, expressionData(context), { input: context.input, encoding });
 	} catch (error) {
 		throw asStepFailure(error);
 	}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { templateKind } from './template.ts';
-import { stepContext } from './test-context.ts';
+import { awkwardValues, loneSurrogate, stepContext } from './test-context.ts';
 
 const definition = { inputs: [], nodes: [], edges: [] };
 const context = stepContext({
@@ -38,15 +38,38 @@ describe('template kind', () => {
 		expect(outcome).toEqual({ type: 'succeeded', output: { id: 7, tags: ['x'] } });
 	});
 
-	it('fails without retries when the rendered text is not JSON', async () => {
-		const outcome = templateKind.execute(context, {
+	it('inserts values as JSON: inside their string when quoted, as JSON values when bare', async () => {
+		const values: Record<string, string> = { ...awkwardValues, lone: loneSurrogate.value };
+		for (const [name, value] of Object.entries(values)) {
+			const outcome = await templateKind.execute(stepContext({ input: values }), {
+				template: `{ "quoted": "{{ $.${name} }}", "bare": {{ $.${name} }}, "admin": false }`,
+				format: 'json'
+			});
+			const inserted = name === 'lone' ? loneSurrogate.inserted : value;
+			expect(outcome, name).toEqual({
+				type: 'succeeded',
+				output: { quoted: inserted, bare: inserted, admin: false }
+			});
+		}
+		const bare = await templateKind.execute(context, {
 			template: '{ "name": {{ input.name }} }',
 			format: 'json'
 		});
-		await expect(outcome).rejects.toMatchObject({
-			name: 'StepFailure',
-			code: 'invalid_json',
-			retryable: false
-		});
+		expect(bare).toEqual({ type: 'succeeded', output: { name: 'Ada' } });
+	});
+
+	it('refuses JSON templates whose text is not JSON, when saved and when run', async () => {
+		const template = '{ name: {{ input.name }} }';
+		expect(templateKind.checkConfig?.({ template, format: 'json' }, definition)).toEqual([
+			{ path: 'template', message: expect.stringMatching(/^The text is not JSON/) }
+		]);
+		expect(templateKind.checkConfig?.({ template, format: 'text' }, definition)).toEqual([]);
+		await expect(templateKind.execute(context, { template, format: 'json' })).rejects.toMatchObject(
+			{
+				name: 'StepFailure',
+				code: 'invalid_json',
+				retryable: false
+			}
+		);
 	});
 });

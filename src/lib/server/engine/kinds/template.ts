@@ -1,11 +1,14 @@
 import { z } from 'zod';
 import { renderForStep, templateProblems, templateSchema } from './step-expressions.ts';
-import { StepFailure, type NodeKind } from './types.ts';
+import type { NodeKind } from './types.ts';
 
 const templateConfigSchema = z
 	.object({
 		template: templateSchema,
-		/** `json` parses the rendered text, for building structured data from a text template. */
+		/**
+		 * `json` builds structured data: the text must be JSON, each value is inserted as JSON (as
+		 * string content inside quotes), and the result is parsed.
+		 */
 		format: z.enum(['text', 'json'], { error: 'Use text or json.' }).default('text')
 	})
 	.strict();
@@ -15,17 +18,13 @@ export const templateKind: NodeKind<z.infer<typeof templateConfigSchema>> = {
 	description: 'Fills {{ path }} references in a text, optionally parsed as JSON.',
 	configSchema: templateConfigSchema,
 	branches: () => 'none',
-	checkConfig: (config) => templateProblems('template', config.template),
+	checkConfig: (config) => templateProblems('template', config.template, config.format),
 	async execute(context, config) {
-		const text = renderForStep(context, config.template);
-		if (config.format === 'text') return { type: 'succeeded', output: text };
-		try {
-			return { type: 'succeeded', output: JSON.parse(text) as unknown };
-		} catch (error) {
-			const reason = error instanceof Error ? error.message : String(error);
-			throw new StepFailure('invalid_json', `The rendered template is not JSON: ${reason}`, {
-				retryable: false
-			});
-		}
+		const text = renderForStep(context, config.template, config.format);
+		// JSON rendering refuses text that is not JSON, so this parse cannot fail.
+		return {
+			type: 'succeeded',
+			output: config.format === 'json' ? (JSON.parse(text) as unknown) : text
+		};
 	}
 };

@@ -22,3 +22,22 @@ export function stepContext(overrides: Partial<StepContext> = {}): StepContext {
 		...overrides
 	};
 }
+
+/** Values that are syntax in JSON, URLs, forms or headers: templates must insert them as data. */
+export const awkwardValues: Record<string, string> = {
+	quote: 'say "hi"',
+	backslash: 'C:\\temp\\',
+	newline: 'one\ntwo\r\n',
+	brace: '} {',
+	template: '{{ input.secret }}',
+	ampersand: 'a&b=c',
+	question: 'why?',
+	slash: 'a/b',
+	hash: '#top',
+	percent: '100% %41',
+	nonAscii: 'Zoë 東京 🚀',
+	injection: '", "admin": true, "x": "'
+};
+
+/** Not valid Unicode: templates insert U+FFFD for the lone surrogate. */
+export const loneSurrogate = { value: 'bad \ud800 end', inserted: 'bad \ufffd end' };
