@@ -28,12 +28,17 @@ export function buildIfStale() {
 			.map(newestChange)
 	);
 	if (changedAt <= builtAt) return false;
-	console.log('Building AWE…');
-	const vite = path.join(projectRoot, 'node_modules/vite/bin/vite.js');
-	const build = spawnSync(process.execPath, [vite, 'build'], {
+	console.log(
+		builtAt === 0
+			? 'Building AWE before its first start (this can take a minute or two)…'
+			: 'The sources changed since the last build: building AWE again…'
+	);
+	const startedAt = performance.now();
+	const build = spawnSync(process.execPath, [path.join(projectRoot, 'scripts/vite-build.js')], {
 		cwd: projectRoot,
 		stdio: 'inherit'
 	});
 	if (build.status !== 0) throw new Error(`vite build failed with exit code ${build.status}`);
+	console.log(`Built in ${Math.round((performance.now() - startedAt) / 1000)} s.`);
 	return true;
 }

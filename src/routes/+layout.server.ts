@@ -5,7 +5,7 @@ import type { LayoutServerLoad } from './$types';
 export const load: LayoutServerLoad = async ({ locals }) => {
 	const principal = locals.principal;
 	if (principal?.kind !== 'session' || !principal.session.twoFactorVerified) {
-		return { user: null, workspace: null };
+		return { user: null, workspace: null, workspaces: [] };
 	}
 	const { id, name, email, isInstanceAdmin } = principal.user;
 	const workspaces = await listMyWorkspaces(locals.runtime.services, principal);
@@ -15,6 +15,8 @@ export const load: LayoutServerLoad = async ({ locals }) => {
 		null;
 	return {
 		user: { id, name, email, isInstanceAdmin },
-		workspace: active && { id: active.id, name: active.name, role: active.role }
+		workspace: active && { id: active.id, name: active.name, role: active.role },
+		// For the top bar: its links follow the workspace a page is about, and it switches between them.
+		workspaces: workspaces.map((workspace) => ({ id: workspace.id, name: workspace.name }))
 	};
 };

@@ -11,8 +11,11 @@ test('the landing page shows the product and a way to sign in, within its CSP', 
 	expect(response?.status()).toBe(200);
 	expect(response?.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
 	await expect(page.getByRole('heading', { level: 1 })).toHaveText('AWE');
-	await expect(page.getByRole('link', { name: 'Sign in' })).toHaveAttribute('href', '/login');
+	// What is on offer today, and nothing that is not there yet.
+	await expect(page.getByText(/Not there yet: agent steps/)).toBeVisible();
 	await page.screenshot({ path: 'test-results/e2e/landing.png', fullPage: true });
+	await page.getByRole('link', { name: 'Sign in' }).click();
+	await expect(page).toHaveURL(/\/login$/);
 	expect(violations).toEqual([]);
 });
 

@@ -81,7 +81,7 @@ test('the run page follows a run live, without reloading', async ({ page, contex
 test('the run list shows a run started elsewhere, without reloading', async ({ page, context }) => {
 	await signInAsOwner(page);
 	await page.getByRole('link', { name: 'Members' }).click();
-	await page.getByRole('navigation', { name: 'Workspace' }).getByText('Runs').click();
+	await page.getByRole('navigation', { name: 'Main' }).getByText('Runs').click();
 	await expect(page.getByRole('heading', { name: 'Runs', level: 1 })).toBeVisible();
 	const rows = page.getByRole('row').filter({ hasText: 'Live doorman' });
 	const before = await rows.count();

@@ -136,7 +136,7 @@ test('edit a workflow, see every problem at its node, publish, run, and approve'
 	await waitForRunStatus(page, 'succeeded');
 	await expect(page.getByRole('listitem', { name: 'Step review' })).toContainText('approved');
 
-	await page.getByRole('navigation', { name: 'Workspace' }).getByText('Runs').click();
+	await page.getByRole('navigation', { name: 'Main' }).getByText('Runs').click();
 	await expect(page.getByRole('row').filter({ hasText: 'Greeter' })).toHaveCount(2);
 	await page.screenshot({ path: `${shots}/runs.png`, fullPage: true });
 });
