@@ -85,19 +85,22 @@ export function toStorable<T>(value: T): { value: T; replaced: number } {
  */
 export function parseJsonText(
 	text: string
-): { ok: true; value: unknown } | { ok: false; path: string | null; message: string } {
+):
+	| { ok: true; value: unknown }
+	| { ok: false; syntax: boolean; path: string | null; message: string } {
 	let value: unknown;
 	try {
 		value = JSON.parse(text);
 	} catch (error) {
 		const reason = error instanceof Error ? error.message : String(error);
-		return { ok: false, path: null, message: `Not valid JSON: ${reason}` };
+		return { ok: false, syntax: true, path: null, message: `Not valid JSON: ${reason}` };
 	}
 	const problem = findUnstorable(value);
 	if (problem === null) return { ok: true, value };
 	const at = problem.path === '(body)' ? null : problem.path;
 	return {
 		ok: false,
+		syntax: false,
 		path: at,
 		message: at === null ? problem.message : `${at}: ${problem.message}`
 	};

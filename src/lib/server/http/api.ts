@@ -5,7 +5,7 @@ import { ServiceError } from '../errors.ts';
 import type { Principal, RequestMeta } from '../principal.ts';
 import type { ServiceContext } from '../services/context.ts';
 import { requestMeta } from './forms.ts';
-import { problem, problemFromError } from './problem.ts';
+import { issueFields, problem, problemFromError } from './problem.ts';
 
 export type ApiContext = { principal: Principal; services: ServiceContext; meta: RequestMeta };
 
@@ -57,13 +57,13 @@ export async function readJson<T extends z.ZodType>(
 	} catch {
 		throw new BodyError(400, 'The body is not valid JSON.');
 	}
+	// What cannot be stored is named beside what the schema refuses, so one answer lists it all.
 	const unstorable = findUnstorable(body);
-	if (unstorable !== null) {
-		throw new ServiceError('invalid', 'The request body is not valid.', {
-			fields: { [unstorable.path]: unstorable.message }
-		});
-	}
-	return schema.parse(body);
+	const parsed = schema.safeParse(body);
+	if (unstorable === null && parsed.success) return parsed.data;
+	const fields = parsed.success ? {} : issueFields(parsed.error);
+	if (unstorable !== null) fields[unstorable.path] = unstorable.message;
+	throw new ServiceError('invalid', 'The request body is not valid.', { fields });
 }
 
 export class BodyError extends Error {

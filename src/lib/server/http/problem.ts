@@ -23,7 +23,7 @@ export function problem(
 }
 
 /** Each problem under the field it concerns; an unknown field is named itself. */
-function issueFields(error: ZodError): Record<string, string> {
+export function issueFields(error: ZodError): Record<string, string> {
 	return Object.fromEntries(
 		error.issues.flatMap((issue) =>
 			(issue.code === 'unrecognized_keys'

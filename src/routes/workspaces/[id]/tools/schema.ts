@@ -13,7 +13,10 @@ function jsonText(label: string) {
 	return z.string({ error: 'Required.' }).transform((text, context) => {
 		const parsed = parseJsonText(text === '' ? '{}' : text);
 		if (parsed.ok) return parsed.value;
-		context.addIssue({ code: 'custom', message: `${label}: ${parsed.message}` });
+		const message = parsed.syntax
+			? `${label} is not valid JSON: ${parsed.message.replace(/^Not valid JSON: /, '')}`
+			: `${label}: ${parsed.message}`;
+		context.addIssue({ code: 'custom', message });
 		return z.NEVER;
 	});
 }
