@@ -9,7 +9,7 @@ import * as settings from '../db/settings.ts';
 import * as users from '../db/users.ts';
 import * as workspaces from '../db/workspaces.ts';
 import { randomToken, sha256Hex } from '../platform/crypto.ts';
-import { recordAudit } from './audit.ts';
+import { audited, recordAudit } from './audit.ts';
 import { ServiceError } from '../errors.ts';
 import type { Principal, RequestMeta } from '../principal.ts';
 import type { ServiceContext } from './context.ts';
@@ -218,19 +218,24 @@ export async function signIn(
 		);
 	if (user.status === 'disabled')
 		throw new ServiceError('forbidden', 'This account has been disabled.');
-	await ctx.limiter.reset(accountKey);
 	const twoFactorRequired = user.totpEnabledAt !== null;
 	const [firstWorkspace] = await workspaces.listForUser(ctx.db, user.id);
-	const { token, session } = await createSession(ctx.db, user.id, ctx.now(), {
-		twoFactorVerified: !twoFactorRequired,
-		activeWorkspaceId: firstWorkspace?.id ?? null,
-		...meta
-	});
-	await recordAudit(ctx.db, meta, {
-		action: twoFactorRequired ? 'auth.password_verified' : 'auth.sign_in',
-		actorUserId: user.id,
-		target: { type: 'user', id: user.id }
-	});
+	const { token, session } = await audited(
+		ctx.db,
+		meta,
+		(tx) =>
+			createSession(tx, user.id, ctx.now(), {
+				twoFactorVerified: !twoFactorRequired,
+				activeWorkspaceId: firstWorkspace?.id ?? null,
+				...meta
+			}),
+		{
+			action: twoFactorRequired ? 'auth.password_verified' : 'auth.sign_in',
+			actorUserId: user.id,
+			target: { type: 'user', id: user.id }
+		}
+	);
+	await ctx.limiter.reset(accountKey);
 	return { token, session, user, twoFactorRequired };
 }
 
@@ -240,8 +245,10 @@ export async function signOut(
 	meta: RequestMeta
 ): Promise<void> {
 	if (principal.kind !== 'session') return;
-	await sessions.remove(ctx.db, principal.session.id);
-	await recordAudit(ctx.db, meta, { action: 'auth.sign_out', actorUserId: principal.user.id });
+	await audited(ctx.db, meta, (tx) => sessions.remove(tx, principal.session.id), {
+		action: 'auth.sign_out',
+		actorUserId: principal.user.id
+	});
 	await announceAccessChange(ctx, principal.user.id);
 }
 
@@ -288,15 +295,21 @@ export async function updateProfile(
 			fields: { email: 'Already registered.' }
 		});
 	}
-	const updated = await users.update(ctx.db, principal.user.id, input);
-	if (!updated) throw new ServiceError('not-found', 'Account not found.');
-	await recordAudit(ctx.db, meta, {
-		action: 'account.profile_updated',
-		actorUserId: principal.user.id,
-		target: { type: 'user', id: principal.user.id },
-		details: { emailChanged: updated.email !== principal.user.email }
-	});
-	return updated;
+	return audited(
+		ctx.db,
+		meta,
+		async (tx) => {
+			const updated = await users.update(tx, principal.user.id, input);
+			if (!updated) throw new ServiceError('not-found', 'Account not found.');
+			return updated;
+		},
+		(updated) => ({
+			action: 'account.profile_updated',
+			actorUserId: principal.user.id,
+			target: { type: 'user', id: principal.user.id },
+			details: { emailChanged: updated.email !== principal.user.email }
+		})
+	);
 }
 
 export async function listMySessions(ctx: ServiceContext, principal: Principal) {
@@ -320,12 +333,18 @@ export async function revokeMySession(
 	sessionId: string,
 	meta: RequestMeta
 ): Promise<void> {
-	if (!(await sessions.removeForUser(ctx.db, principal.user.id, sessionId)))
-		throw new ServiceError('not-found', 'Session not found.');
-	await recordAudit(ctx.db, meta, {
-		action: 'auth.session_revoked',
-		actorUserId: principal.user.id,
-		target: { type: 'session', id: sessionId.slice(0, 12) }
-	});
+	await audited(
+		ctx.db,
+		meta,
+		async (tx) => {
+			if (!(await sessions.removeForUser(tx, principal.user.id, sessionId)))
+				throw new ServiceError('not-found', 'Session not found.');
+		},
+		{
+			action: 'auth.session_revoked',
+			actorUserId: principal.user.id,
+			target: { type: 'session', id: sessionId.slice(0, 12) }
+		}
+	);
 	await announceAccessChange(ctx, principal.user.id);
 }

@@ -13,7 +13,7 @@ import {
 	type WorkspaceAction,
 	type WorkspaceResource
 } from '../policy.ts';
-import { recordAudit } from './audit.ts';
+import { audited, recordAudit } from './audit.ts';
 import { ServiceError, missingScope, notFound } from '../errors.ts';
 import type { Principal, RequestMeta } from '../principal.ts';
 import type { ServiceContext } from './context.ts';
@@ -108,16 +108,22 @@ export async function renameWorkspace(
 	meta: RequestMeta
 ) {
 	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workspace.update');
-	const workspace = await workspaces.rename(ctx.db, workspaceId, input.name);
-	if (!workspace) throw notFound('Workspace not found.');
-	await recordAudit(ctx.db, meta, {
-		action: 'workspace.renamed',
-		actorUserId: principal.user.id,
-		workspaceId,
-		target: { type: 'workspace', id: workspaceId },
-		details: { name: input.name }
-	});
-	return workspace;
+	return audited(
+		ctx.db,
+		meta,
+		async (tx) => {
+			const workspace = await workspaces.rename(tx, workspaceId, input.name);
+			if (!workspace) throw notFound('Workspace not found.');
+			return workspace;
+		},
+		{
+			action: 'workspace.renamed',
+			actorUserId: principal.user.id,
+			workspaceId,
+			target: { type: 'workspace', id: workspaceId },
+			details: { name: input.name }
+		}
+	);
 }
 
 export async function switchWorkspace(
@@ -153,20 +159,25 @@ export async function createInvite(
 		throw new ServiceError('forbidden', 'You cannot invite someone to a role above your own.');
 	const days = Math.min(input.expiresInDays ?? inviteLifetimeDays.default, inviteLifetimeDays.max);
 	const token = randomToken(20);
-	const invite = await invites.create(ctx.db, {
-		workspaceId,
-		tokenHash: sha256Hex(token),
-		role: input.role,
-		createdByUserId: principal.user.id,
-		expiresAt: new Date(ctx.now().getTime() + days * 24 * 60 * 60 * 1000)
-	});
-	await recordAudit(ctx.db, meta, {
-		action: 'workspace.invite_created',
-		actorUserId: principal.user.id,
-		workspaceId,
-		target: { type: 'invite', id: invite.id },
-		details: { role: input.role, expiresAt: invite.expiresAt }
-	});
+	const invite = await audited(
+		ctx.db,
+		meta,
+		(tx) =>
+			invites.create(tx, {
+				workspaceId,
+				tokenHash: sha256Hex(token),
+				role: input.role,
+				createdByUserId: principal.user.id,
+				expiresAt: new Date(ctx.now().getTime() + days * 24 * 60 * 60 * 1000)
+			}),
+		(created) => ({
+			action: 'workspace.invite_created',
+			actorUserId: principal.user.id,
+			workspaceId,
+			target: { type: 'invite', id: created.id },
+			details: { role: created.role, expiresAt: created.expiresAt }
+		})
+	);
 	return { id: invite.id, role: invite.role, expiresAt: invite.expiresAt, token };
 }
 
@@ -184,14 +195,21 @@ export async function revokeInvite(
 	meta: RequestMeta
 ) {
 	await authorizeWorkspace(ctx.db, principal, workspaceId, 'members.invite');
-	if (!isUuid(inviteId) || !(await invites.revoke(ctx.db, workspaceId, inviteId, ctx.now())))
-		throw notFound('Invite not found.');
-	await recordAudit(ctx.db, meta, {
-		action: 'workspace.invite_revoked',
-		actorUserId: principal.user.id,
-		workspaceId,
-		target: { type: 'invite', id: inviteId }
-	});
+	if (!isUuid(inviteId)) throw notFound('Invite not found.');
+	await audited(
+		ctx.db,
+		meta,
+		async (tx) => {
+			if (!(await invites.revoke(tx, workspaceId, inviteId, ctx.now())))
+				throw notFound('Invite not found.');
+		},
+		{
+			action: 'workspace.invite_revoked',
+			actorUserId: principal.user.id,
+			workspaceId,
+			target: { type: 'invite', id: inviteId }
+		}
+	);
 }
 
 /** What an invite link offers, for the page that shows it (nothing when unusable). */
