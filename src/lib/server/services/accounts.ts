@@ -8,8 +8,9 @@ import * as sessions from '../db/sessions.ts';
 import * as settings from '../db/settings.ts';
 import * as users from '../db/users.ts';
 import * as workspaces from '../db/workspaces.ts';
-import { randomToken, sha256Hex } from '../platform/crypto.ts';
+import { randomToken } from '../platform/crypto.ts';
 import { audited, recordAudit } from './audit.ts';
+import { findUsableInvite } from './workspaces.ts';
 import { ServiceError } from '../errors.ts';
 import type { Principal, RequestMeta } from '../principal.ts';
 import type { ServiceContext } from './context.ts';
@@ -62,7 +63,7 @@ export async function createPersonalWorkspace(db: Db, user: User): Promise<strin
 async function signupAdmission(db: Db, inviteToken: string | null | undefined, now: Date) {
 	const first = (await users.countAll(db)) === 0;
 	const mode = (await settings.get(db)).signupMode;
-	const invite = inviteToken ? await invites.getUsable(db, sha256Hex(inviteToken), now) : null;
+	const invite = inviteToken ? await findUsableInvite(db, inviteToken, now) : null;
 	if (inviteToken && !invite) {
 		throw new ServiceError('invalid', 'This invite link is invalid, used or expired.');
 	}
