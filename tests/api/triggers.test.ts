@@ -512,3 +512,38 @@ describe('the triggers page', () => {
 		expect(await response.text()).toMatch(/Use 5 fields/);
 	});
 });
+
+describe('a webhook whose creator is removed from the workspace', () => {
+	it('keeps starting runs: it is the workspace’s, not the editor’s', async () => {
+		const editor = await signUpInvited(app.url, owner, workspace, 'editor');
+		const hook = await createTrigger(
+			{ kind: 'webhook', name: 'Set up by an editor' },
+			editor.client
+		);
+		if (!hook.secret || !hook.path) throw new Error('no secret or path');
+
+		const removed = await owner.request(
+			`/api/v1/workspaces/${workspace}/members/${editor.userId}`,
+			{
+				method: 'DELETE',
+				headers: { origin: owner.origin }
+			}
+		);
+		expect(removed.status).toBe(204);
+		expect((await editor.client.request(triggersPath())).status).toBe(404);
+
+		const response = await callHook(
+			hook.path,
+			JSON.stringify({ name: 'ada' }),
+			bearer(hook.secret)
+		);
+		expect(response.status).toBe(202);
+		const { runId } = (await response.json()) as { runId: string };
+		expect(await finishedRun(runId)).toMatchObject({
+			status: 'succeeded',
+			trigger: 'webhook',
+			triggerId: hook.id,
+			output: 'Hello ADA!'
+		});
+	});
+});

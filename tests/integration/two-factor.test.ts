@@ -252,6 +252,25 @@ describe('signing in with a second factor', () => {
 		await completeTwoFactorSignIn(ctx, again.principal, other, meta);
 	});
 
+	it('a recovery code is used up only by a sign-in that completes and is recorded', async () => {
+		const ctx = createTestServices(testDb.database);
+		const user = await enrolledUser(ctx);
+		const [code] = user.recoveryCodes;
+		if (!code) throw new Error('no recovery codes');
+		const half = await passwordStep(ctx, user.email);
+		// PostgreSQL refuses NUL in text: the new session and its audit entry cannot be written.
+		const unstorable = { ip: meta.ip, userAgent: 'vitest\u0000' };
+		await expect(
+			completeTwoFactorSignIn(ctx, half.principal, code, unstorable)
+		).rejects.not.toBeInstanceOf(ServiceError);
+		// Nothing happened: the code still works, once.
+		await completeTwoFactorSignIn(ctx, half.principal, code, meta);
+		const again = await passwordStep(ctx, user.email);
+		expect((await failure(completeTwoFactorSignIn(ctx, again.principal, code, meta))).type).toBe(
+			'invalid'
+		);
+	});
+
 	it('regenerating recovery codes invalidates the old ones', async () => {
 		const ctx = createTestServices(testDb.database);
 		const user = await enrolledUser(ctx);

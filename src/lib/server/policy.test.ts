@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { ApiToken, Session, User } from './db/schema/index.ts';
-import { can, instanceActionNames, workspaceActionNames, type WorkspaceAction } from './policy.ts';
+import {
+	can,
+	instanceActionNames,
+	mayGrantRole,
+	workspaceActionNames,
+	type WorkspaceAction
+} from './policy.ts';
 import type { ApiScope, Principal } from './principal.ts';
 
 const user = { id: 'u', status: 'active', isInstanceAdmin: false } as User;
@@ -86,4 +92,23 @@ describe('can()', () => {
 			expect(can(token(['admin'], { isInstanceAdmin: true }), action, 'instance')).toBe(true);
 		}
 	);
+});
+
+describe('mayGrantRole()', () => {
+	// Written out by hand: who may invite to which role.
+	const grants: Record<(typeof roles)[number], (typeof roles)[number][]> = {
+		owner: ['viewer', 'editor', 'admin', 'owner'],
+		admin: ['viewer', 'editor', 'admin'],
+		editor: [],
+		viewer: []
+	};
+
+	it.each(roles)('an %s grants exactly the roles in the matrix', (grantor) => {
+		for (const role of roles)
+			expect(mayGrantRole(grantor, role)).toBe(grants[grantor].includes(role));
+	});
+
+	it('someone who is no longer a member grants nothing', () => {
+		for (const role of roles) expect(mayGrantRole(null, role)).toBe(false);
+	});
 });

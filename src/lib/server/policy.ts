@@ -66,6 +66,19 @@ export function roleAtLeast(role: WorkspaceRole, least: WorkspaceRole): boolean 
 	return rank[role] >= rank[least];
 }
 
+/**
+ * Whether a member with `grantorRole` (null: no longer a member) may invite someone to `role`: they
+ * need the role that invites, and cannot grant above their own. An invite holds only while this
+ * stays true of its issuer.
+ */
+export function mayGrantRole(grantorRole: WorkspaceRole | null, role: WorkspaceRole): boolean {
+	return (
+		grantorRole !== null &&
+		roleAtLeast(grantorRole, workspaceActions['members.invite'].role) &&
+		roleAtLeast(grantorRole, role)
+	);
+}
+
 export const workspaceActionNames = Object.keys(workspaceActions) as WorkspaceAction[];
 export const instanceActionNames = Object.keys(instanceActions) as InstanceAction[];
 

@@ -9,8 +9,9 @@ import * as sessions from '../db/sessions.ts';
 import * as settings from '../db/settings.ts';
 import * as users from '../db/users.ts';
 import * as workspaces from '../db/workspaces.ts';
-import { randomToken, sha256Hex } from '../platform/crypto.ts';
-import { recordAudit } from './audit.ts';
+import { randomToken } from '../platform/crypto.ts';
+import { audited, recordAudit } from './audit.ts';
+import { findUsableInvite } from './workspaces.ts';
 import { ServiceError } from '../errors.ts';
 import type { Principal, RequestMeta } from '../principal.ts';
 import type { ServiceContext } from './context.ts';
@@ -72,7 +73,7 @@ export async function createPersonalWorkspace(db: Db, user: User): Promise<strin
 async function signupAdmission(db: Db, inviteToken: string | null | undefined, now: Date) {
 	const first = (await users.countAll(db)) === 0;
 	const mode = (await settings.get(db)).signupMode;
-	const invite = inviteToken ? await invites.getUsable(db, sha256Hex(inviteToken), now) : null;
+	const invite = inviteToken ? await findUsableInvite(db, inviteToken, now) : null;
 	if (inviteToken && !invite) {
 		throw new ServiceError('invalid', 'This invite link is invalid, used or expired.');
 	}
@@ -235,19 +236,24 @@ export async function signIn(
 		);
 	if (user.status === 'disabled')
 		throw new ServiceError('forbidden', 'This account has been disabled.');
-	await ctx.limiter.reset(accountKey, signInPolicies.account);
 	const twoFactorRequired = user.totpEnabledAt !== null;
 	const [firstWorkspace] = await workspaces.listForUser(ctx.db, user.id);
-	const { token, session } = await createSession(ctx.db, user.id, ctx.now(), {
-		twoFactorVerified: !twoFactorRequired,
-		activeWorkspaceId: firstWorkspace?.id ?? null,
-		...meta
-	});
-	await recordAudit(ctx.db, meta, {
-		action: twoFactorRequired ? 'auth.password_verified' : 'auth.sign_in',
-		actorUserId: user.id,
-		target: { type: 'user', id: user.id }
-	});
+	const { token, session } = await audited(
+		ctx.db,
+		meta,
+		(tx) =>
+			createSession(tx, user.id, ctx.now(), {
+				twoFactorVerified: !twoFactorRequired,
+				activeWorkspaceId: firstWorkspace?.id ?? null,
+				...meta
+			}),
+		{
+			action: twoFactorRequired ? 'auth.password_verified' : 'auth.sign_in',
+			actorUserId: user.id,
+			target: { type: 'user', id: user.id }
+		}
+	);
+	await ctx.limiter.reset(accountKey, signInPolicies.account);
 	return { token, session, user, twoFactorRequired };
 }
 
@@ -257,8 +263,10 @@ export async function signOut(
 	meta: RequestMeta
 ): Promise<void> {
 	if (principal.kind !== 'session') return;
-	await sessions.remove(ctx.db, principal.session.id);
-	await recordAudit(ctx.db, meta, { action: 'auth.sign_out', actorUserId: principal.user.id });
+	await audited(ctx.db, meta, (tx) => sessions.remove(tx, principal.session.id), {
+		action: 'auth.sign_out',
+		actorUserId: principal.user.id
+	});
 	await announceAccessChange(ctx, principal.user.id);
 }
 
@@ -305,15 +313,21 @@ export async function updateProfile(
 			fields: { email: 'Already registered.' }
 		});
 	}
-	const updated = await users.update(ctx.db, principal.user.id, input);
-	if (!updated) throw new ServiceError('not-found', 'Account not found.');
-	await recordAudit(ctx.db, meta, {
-		action: 'account.profile_updated',
-		actorUserId: principal.user.id,
-		target: { type: 'user', id: principal.user.id },
-		details: { emailChanged: updated.email !== principal.user.email }
-	});
-	return updated;
+	return audited(
+		ctx.db,
+		meta,
+		async (tx) => {
+			const updated = await users.update(tx, principal.user.id, input);
+			if (!updated) throw new ServiceError('not-found', 'Account not found.');
+			return updated;
+		},
+		(updated) => ({
+			action: 'account.profile_updated',
+			actorUserId: principal.user.id,
+			target: { type: 'user', id: principal.user.id },
+			details: { emailChanged: updated.email !== principal.user.email }
+		})
+	);
 }
 
 export async function listMySessions(ctx: ServiceContext, principal: Principal) {
@@ -337,12 +351,18 @@ export async function revokeMySession(
 	sessionId: string,
 	meta: RequestMeta
 ): Promise<void> {
-	if (!(await sessions.removeForUser(ctx.db, principal.user.id, sessionId)))
-		throw new ServiceError('not-found', 'Session not found.');
-	await recordAudit(ctx.db, meta, {
-		action: 'auth.session_revoked',
-		actorUserId: principal.user.id,
-		target: { type: 'session', id: sessionId.slice(0, 12) }
-	});
+	await audited(
+		ctx.db,
+		meta,
+		async (tx) => {
+			if (!(await sessions.removeForUser(tx, principal.user.id, sessionId)))
+				throw new ServiceError('not-found', 'Session not found.');
+		},
+		{
+			action: 'auth.session_revoked',
+			actorUserId: principal.user.id,
+			target: { type: 'session', id: sessionId.slice(0, 12) }
+		}
+	);
 	await announceAccessChange(ctx, principal.user.id);
 }

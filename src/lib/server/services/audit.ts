@@ -14,7 +14,29 @@ export interface AuditEvent {
 	details?: Record<string, unknown>;
 }
 
-/** Appends one entry. Takes a db so callers can record inside their own transaction. */
+/**
+ * Makes a change and appends the entry describing it in one transaction, so neither commits without
+ * the other. `event` may depend on the change's result (null: nothing to record). Side effects
+ * outside the database (bus publishes) belong after this returns, when the change has committed.
+ */
+export async function audited<T>(
+	db: Db,
+	meta: RequestMeta,
+	change: (tx: Db) => Promise<T>,
+	event: AuditEvent | ((result: T) => AuditEvent | null)
+): Promise<T> {
+	return db.transaction(async (tx) => {
+		const result = await change(tx);
+		const entry = typeof event === 'function' ? event(result) : event;
+		if (entry !== null) await recordAudit(tx, meta, entry);
+		return result;
+	});
+}
+
+/**
+ * Appends one entry, in the caller's transaction when it records a change (`audited` does both).
+ * On its own only for what changes nothing: refused sign-ins, failed codes.
+ */
 export async function recordAudit(db: Db, meta: RequestMeta, event: AuditEvent): Promise<void> {
 	await audit.append(db, {
 		action: event.action,

@@ -55,10 +55,9 @@ export async function updateInstanceSettings(
 			'Turn on two-factor sign-in for your own account before requiring it for everyone.'
 		);
 	}
-	return ctx.db.transaction(async (tx) => {
+	const updated = await ctx.db.transaction(async (tx) => {
 		const before = await settings.get(tx);
 		const after = await settings.update(tx, input);
-		requirementCache.delete(ctx.db);
 		await recordAudit(tx, meta, {
 			action: 'instance.settings_changed',
 			actorUserId: principal.user.id,
@@ -73,6 +72,9 @@ export async function updateInstanceSettings(
 			updatedAt: after.updatedAt
 		};
 	});
+	// Only once committed: a read between a delete and the commit would cache the old value again.
+	requirementCache.delete(ctx.db);
+	return updated;
 }
 
 export async function listPendingUsers(ctx: ServiceContext, principal: Principal) {

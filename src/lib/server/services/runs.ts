@@ -16,7 +16,7 @@ import { publishEvents } from '../bus/run-events.ts';
 import { runInputSchema } from '../../schemas/workflow.ts';
 import type { RunStatus } from '../../schemas/run-status.ts';
 import type { Run } from '../db/schema/index.ts';
-import { recordAudit } from './audit.ts';
+import { audited } from './audit.ts';
 import { loadWorkflow } from './workflows.ts';
 import { authorizeWorkspace } from './workspaces.ts';
 import { ServiceError, notFound } from '../errors.ts';
@@ -103,39 +103,46 @@ export async function startWorkflowRun(
 				};
 	let started;
 	try {
-		started = await startRunRows(
+		started = await audited(
 			ctx.db,
-			{
-				workspaceId,
-				workflowId: workflow.id,
-				versionId: version.id,
-				definition: version.definition,
-				input: parsed.data,
-				trigger,
-				triggerId: request.triggerId ?? null,
-				createdBy: principal?.user.id ?? null
-			},
-			idempotency
+			meta,
+			(tx) =>
+				startRunRows(
+					tx,
+					{
+						workspaceId,
+						workflowId: workflow.id,
+						versionId: version.id,
+						definition: version.definition,
+						input: parsed.data,
+						trigger,
+						triggerId: request.triggerId ?? null,
+						createdBy: principal?.user.id ?? null
+					},
+					idempotency
+				),
+			// A replayed request started nothing: there is nothing to record.
+			(result) =>
+				result.created
+					? {
+							action: 'run.start',
+							actorUserId: principal?.user.id ?? null,
+							workspaceId,
+							target: { type: 'run', id: result.runId },
+							details: {
+								workflowId: workflow.id,
+								version: version.number,
+								trigger
+							}
+						}
+					: null
 		);
 	} catch (error) {
 		if (error instanceof IdempotencyMismatchError)
 			throw new ServiceError('conflict', error.message);
 		throw error;
 	}
-	if (started.created) {
-		await recordAudit(ctx.db, meta, {
-			action: 'run.start',
-			actorUserId: principal?.user.id ?? null,
-			workspaceId,
-			target: { type: 'run', id: started.runId },
-			details: {
-				workflowId: workflow.id,
-				version: version.number,
-				trigger
-			}
-		});
-		await publish(ctx, started.events);
-	}
+	if (started.created) await publish(ctx, started.events);
 	return { run: await loadRun(ctx, workspaceId, started.runId), created: started.created };
 }
 
@@ -225,17 +232,25 @@ export async function cancelRun(
 ) {
 	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.run');
 	const run = await loadRun(ctx, workspaceId, runId);
-	const result = await cancelRunRows(ctx.db, run.id, {
-		code: 'cancelled',
-		message: `Cancelled by ${principal.user.name}.`
-	});
+	const result = await audited(
+		ctx.db,
+		meta,
+		(tx) =>
+			cancelRunRows(tx, run.id, {
+				code: 'cancelled',
+				message: `Cancelled by ${principal.user.name}.`
+			}),
+		({ cancelled }) =>
+			cancelled
+				? {
+						action: 'run.cancel',
+						actorUserId: principal.user.id,
+						workspaceId,
+						target: { type: 'run', id: run.id }
+					}
+				: null
+	);
 	if (!result.cancelled) throw new ServiceError('conflict', `The run has already ${run.status}.`);
-	await recordAudit(ctx.db, meta, {
-		action: 'run.cancel',
-		actorUserId: principal.user.id,
-		workspaceId,
-		target: { type: 'run', id: run.id }
-	});
 	await publish(ctx, result.events);
 	return loadRun(ctx, workspaceId, run.id);
 }
@@ -265,19 +280,24 @@ export async function rerun(
 			});
 		}
 	}
-	const started = await rerunRun(ctx.db, {
-		runId: run.id,
-		fromNodeId: request.fromNodeId,
-		input: request.input,
-		createdBy: principal.user.id
-	});
-	await recordAudit(ctx.db, meta, {
-		action: 'run.start',
-		actorUserId: principal.user.id,
-		workspaceId,
-		target: { type: 'run', id: started.runId },
-		details: { rerunOf: run.id, fromNodeId: request.fromNodeId }
-	});
+	const started = await audited(
+		ctx.db,
+		meta,
+		(tx) =>
+			rerunRun(tx, {
+				runId: run.id,
+				fromNodeId: request.fromNodeId,
+				input: request.input,
+				createdBy: principal.user.id
+			}),
+		({ runId }) => ({
+			action: 'run.start',
+			actorUserId: principal.user.id,
+			workspaceId,
+			target: { type: 'run', id: runId },
+			details: { rerunOf: run.id, fromNodeId: request.fromNodeId }
+		})
+	);
 	await publish(ctx, started.events);
 	return loadRun(ctx, workspaceId, started.runId);
 }
@@ -305,18 +325,22 @@ export async function decideApproval(
 		? await runs.getApproval(ctx.db, workspaceId, approvalId)
 		: null;
 	if (approval === null) throw notFound('Approval not found.');
-	const result = await decideApprovalRows(ctx.db, approval.id, {
-		...decision,
-		userId: principal.user.id
-	});
+	const result = await audited(
+		ctx.db,
+		meta,
+		(tx) => decideApprovalRows(tx, approval.id, { ...decision, userId: principal.user.id }),
+		({ decided }) =>
+			decided
+				? {
+						action: decision.approved ? 'approval.approve' : 'approval.reject',
+						actorUserId: principal.user.id,
+						workspaceId,
+						target: { type: 'approval', id: approval.id }
+					}
+				: null
+	);
 	if (!result.decided)
 		throw new ServiceError('conflict', `This approval is already ${approval.status}.`);
-	await recordAudit(ctx.db, meta, {
-		action: decision.approved ? 'approval.approve' : 'approval.reject',
-		actorUserId: principal.user.id,
-		workspaceId,
-		target: { type: 'approval', id: approval.id }
-	});
 	await publish(ctx, result.events);
 	return runs.getApproval(ctx.db, workspaceId, approval.id);
 }

@@ -2,7 +2,7 @@ import { isUuid } from '../ids.ts';
 import { apiTokenHash, generateApiToken } from '../auth/api-token.ts';
 import * as apiTokens from '../db/api-tokens.ts';
 import type { ApiToken, User } from '../db/schema/index.ts';
-import { recordAudit } from './audit.ts';
+import { audited } from './audit.ts';
 import { hasScope } from '../policy.ts';
 import { ServiceError, missingScope } from '../errors.ts';
 import { apiScopes, type ApiScope, type Principal, type RequestMeta } from '../principal.ts';
@@ -30,20 +30,25 @@ export async function createApiToken(
 		});
 	const days = Math.min(Math.max(1, Math.round(input.expiresInDays)), tokenLifetimeDays.max);
 	const { token, hash, hint } = generateApiToken();
-	const created = await apiTokens.create(ctx.db, {
-		userId: principal.user.id,
-		name: input.name,
-		tokenHash: hash,
-		hint,
-		scopes,
-		expiresAt: new Date(ctx.now().getTime() + days * day)
-	});
-	await recordAudit(ctx.db, meta, {
-		action: 'token.created',
-		actorUserId: principal.user.id,
-		target: { type: 'api_token', id: created.id },
-		details: { name: input.name, scopes, expiresAt: created.expiresAt }
-	});
+	const created = await audited(
+		ctx.db,
+		meta,
+		(tx) =>
+			apiTokens.create(tx, {
+				userId: principal.user.id,
+				name: input.name,
+				tokenHash: hash,
+				hint,
+				scopes,
+				expiresAt: new Date(ctx.now().getTime() + days * day)
+			}),
+		(token) => ({
+			action: 'token.created',
+			actorUserId: principal.user.id,
+			target: { type: 'api_token', id: token.id },
+			details: { name: input.name, scopes, expiresAt: token.expiresAt }
+		})
+	);
 	return { token, ...describe(created, ctx.now()) };
 }
 
@@ -68,17 +73,20 @@ export async function revokeApiToken(
 	meta: RequestMeta
 ): Promise<void> {
 	if (!hasScope(principal, 'write')) throw missingScope('write');
-	if (
-		!isUuid(tokenId) ||
-		!(await apiTokens.revoke(ctx.db, principal.user.id, tokenId, ctx.now()))
-	) {
-		throw new ServiceError('not-found', 'Token not found.');
-	}
-	await recordAudit(ctx.db, meta, {
-		action: 'token.revoked',
-		actorUserId: principal.user.id,
-		target: { type: 'api_token', id: tokenId }
-	});
+	if (!isUuid(tokenId)) throw new ServiceError('not-found', 'Token not found.');
+	await audited(
+		ctx.db,
+		meta,
+		async (tx) => {
+			if (!(await apiTokens.revoke(tx, principal.user.id, tokenId, ctx.now())))
+				throw new ServiceError('not-found', 'Token not found.');
+		},
+		{
+			action: 'token.revoked',
+			actorUserId: principal.user.id,
+			target: { type: 'api_token', id: tokenId }
+		}
+	);
 	await announceAccessChange(ctx, principal.user.id);
 }
 

@@ -17,7 +17,7 @@ import * as sessions from '../db/sessions.ts';
 import * as settings from '../db/settings.ts';
 import * as users from '../db/users.ts';
 import { encodeBase32UpperCaseNoPadding } from '@oslojs/encoding';
-import { recordAudit } from './audit.ts';
+import { audited, recordAudit } from './audit.ts';
 import { throttle } from './accounts.ts';
 import { ServiceError } from '../errors.ts';
 import type { Principal, RequestMeta } from '../principal.ts';
@@ -67,6 +67,22 @@ async function replaceRecoveryCodes(db: Db, userId: string): Promise<string[]> {
 		.insert(recoveryCodes)
 		.values(codes.map((code) => ({ userId, codeHash: recoveryCodeHash(code) })));
 	return codes;
+}
+
+/** Marks an unused recovery code of the user used; false when the code is not one of them. */
+async function useRecoveryCode(db: Db, userId: string, code: string, now: Date): Promise<boolean> {
+	const used = await db
+		.update(recoveryCodes)
+		.set({ usedAt: now })
+		.where(
+			and(
+				eq(recoveryCodes.userId, userId),
+				eq(recoveryCodes.codeHash, recoveryCodeHash(code)),
+				isNull(recoveryCodes.usedAt)
+			)
+		)
+		.returning({ id: recoveryCodes.id });
+	return used.length > 0;
 }
 
 /** Step 2: a correct code turns it on; the recovery codes are returned once. */
@@ -160,41 +176,35 @@ export async function completeTwoFactorSignIn(
 	if (session.twoFactorVerified || !user.totpEnabledAt || !user.totpSecret)
 		throw new ServiceError('conflict', 'No second step is pending.');
 	await throttle(ctx, [[user.id, twoFactorCodePolicy]]);
-	let method = 'totp';
-	if (!(await acceptTotpCode(ctx.db, user.id, user.totpSecret, ctx.keys.totp, code))) {
-		const used = await ctx.db
-			.update(recoveryCodes)
-			.set({ usedAt: ctx.now() })
-			.where(
-				and(
-					eq(recoveryCodes.userId, user.id),
-					eq(recoveryCodes.codeHash, recoveryCodeHash(code)),
-					isNull(recoveryCodes.usedAt)
-				)
-			)
-			.returning({ id: recoveryCodes.id });
-		if (used.length === 0) {
-			await recordAudit(ctx.db, meta, { action: 'auth.two_factor_failed', actorUserId: user.id });
-			throw new ServiceError('invalid', 'That code is not correct.', {
-				fields: { code: 'Not correct.' }
+	const totpAccepted = await acceptTotpCode(ctx.db, user.id, user.totpSecret, ctx.keys.totp, code);
+	// A recovery code is used up in the transaction that signs in with it: used and recorded together.
+	const next = await audited(
+		ctx.db,
+		meta,
+		async (tx) => {
+			if (!totpAccepted && !(await useRecoveryCode(tx, user.id, code, ctx.now()))) return null;
+			await sessions.remove(tx, session.id);
+			return createSession(tx, user.id, ctx.now(), {
+				twoFactorVerified: true,
+				activeWorkspaceId: session.activeWorkspaceId,
+				...meta
 			});
-		}
-		method = 'recovery code';
+		},
+		(created) =>
+			created === null
+				? null
+				: {
+						action: 'auth.sign_in',
+						actorUserId: user.id,
+						target: { type: 'user', id: user.id },
+						details: { secondFactor: totpAccepted ? 'totp' : 'recovery code' }
+					}
+	);
+	if (next === null) {
+		await recordAudit(ctx.db, meta, { action: 'auth.two_factor_failed', actorUserId: user.id });
+		throw new ServiceError('invalid', 'That code is not correct.', {
+			fields: { code: 'Not correct.' }
+		});
 	}
-	const next = await ctx.db.transaction(async (tx) => {
-		await sessions.remove(tx, session.id);
-		const created = await createSession(tx, user.id, ctx.now(), {
-			twoFactorVerified: true,
-			activeWorkspaceId: session.activeWorkspaceId,
-			...meta
-		});
-		await recordAudit(tx, meta, {
-			action: 'auth.sign_in',
-			actorUserId: user.id,
-			target: { type: 'user', id: user.id },
-			details: { secondFactor: method }
-		});
-		return created;
-	});
 	return { token: next.token, expiresAt: next.session.expiresAt };
 }

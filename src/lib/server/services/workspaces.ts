@@ -2,6 +2,7 @@ import { isUuid } from '../ids.ts';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/index.ts';
 import * as invites from '../db/invites.ts';
+import type { InviteWithIssuer } from '../db/invites.ts';
 import type { WorkspaceRole } from '../db/schema/index.ts';
 import * as sessions from '../db/sessions.ts';
 import * as workspaces from '../db/workspaces.ts';
@@ -9,11 +10,13 @@ import { randomToken, sha256Hex } from '../platform/crypto.ts';
 import {
 	can,
 	hasScope,
+	mayGrantRole,
 	roleAtLeast,
 	type WorkspaceAction,
 	type WorkspaceResource
 } from '../policy.ts';
-import { recordAudit } from './audit.ts';
+import { workspaceRoles } from '../../schemas/workspaces.ts';
+import { audited, recordAudit } from './audit.ts';
 import { ServiceError, missingScope, notFound } from '../errors.ts';
 import type { Principal, RequestMeta } from '../principal.ts';
 import type { ServiceContext } from './context.ts';
@@ -108,16 +111,22 @@ export async function renameWorkspace(
 	meta: RequestMeta
 ) {
 	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workspace.update');
-	const workspace = await workspaces.rename(ctx.db, workspaceId, input.name);
-	if (!workspace) throw notFound('Workspace not found.');
-	await recordAudit(ctx.db, meta, {
-		action: 'workspace.renamed',
-		actorUserId: principal.user.id,
-		workspaceId,
-		target: { type: 'workspace', id: workspaceId },
-		details: { name: input.name }
-	});
-	return workspace;
+	return audited(
+		ctx.db,
+		meta,
+		async (tx) => {
+			const workspace = await workspaces.rename(tx, workspaceId, input.name);
+			if (!workspace) throw notFound('Workspace not found.');
+			return workspace;
+		},
+		{
+			action: 'workspace.renamed',
+			actorUserId: principal.user.id,
+			workspaceId,
+			target: { type: 'workspace', id: workspaceId },
+			details: { name: input.name }
+		}
+	);
 }
 
 export async function switchWorkspace(
@@ -143,37 +152,101 @@ export async function createInvite(
 	input: { role: WorkspaceRole; expiresInDays?: number },
 	meta: RequestMeta
 ) {
-	const { role: myRole } = await authorizeWorkspace(
-		ctx.db,
-		principal,
-		workspaceId,
-		'members.invite'
-	);
-	if (!roleAtLeast(myRole, input.role))
-		throw new ServiceError('forbidden', 'You cannot invite someone to a role above your own.');
 	const days = Math.min(input.expiresInDays ?? inviteLifetimeDays.default, inviteLifetimeDays.max);
 	const token = randomToken(20);
-	const invite = await invites.create(ctx.db, {
-		workspaceId,
-		tokenHash: sha256Hex(token),
-		role: input.role,
-		createdByUserId: principal.user.id,
-		expiresAt: new Date(ctx.now().getTime() + days * 24 * 60 * 60 * 1000)
-	});
-	await recordAudit(ctx.db, meta, {
-		action: 'workspace.invite_created',
-		actorUserId: principal.user.id,
-		workspaceId,
-		target: { type: 'invite', id: invite.id },
-		details: { role: input.role, expiresAt: invite.expiresAt }
-	});
+	const invite = await audited(
+		ctx.db,
+		meta,
+		async (tx) => {
+			// Under the lock that role changes take, so the issuer's demotion (which revokes what they
+			// can no longer grant) cannot fall between this check and the insert.
+			await lockWorkspace(tx, principal, workspaceId);
+			const { role: myRole } = await authorizeWorkspace(
+				tx,
+				principal,
+				workspaceId,
+				'members.invite'
+			);
+			if (!mayGrantRole(myRole, input.role))
+				throw new ServiceError('forbidden', 'You cannot invite someone to a role above your own.');
+			return invites.create(tx, {
+				workspaceId,
+				tokenHash: sha256Hex(token),
+				role: input.role,
+				createdByUserId: principal.user.id,
+				expiresAt: new Date(ctx.now().getTime() + days * 24 * 60 * 60 * 1000)
+			});
+		},
+		(created) => ({
+			action: 'workspace.invite_created',
+			actorUserId: principal.user.id,
+			workspaceId,
+			target: { type: 'invite', id: created.id },
+			details: { role: created.role, expiresAt: created.expiresAt }
+		})
+	);
 	return { id: invite.id, role: invite.role, expiresAt: invite.expiresAt, token };
+}
+
+/** Whether an invite's issuer, as they stand now, may still grant its role. */
+function issuerStillGrants({ invite, issuer }: InviteWithIssuer): boolean {
+	return issuer !== null && issuer.status === 'active' && mayGrantRole(issuer.role, invite.role);
+}
+
+/**
+ * The invite behind a link when it can be accepted now: open (not used, revoked or expired), and its
+ * issuer still holds a role that may grant its role. Null otherwise, whatever the reason.
+ */
+export async function findUsableInvite(db: Db, token: string, now: Date) {
+	const found = await invites.getOpen(db, sha256Hex(token), now);
+	return found !== null && issuerStillGrants(found) ? found : null;
+}
+
+/**
+ * Revokes, in the caller's transaction, the open invites a member issued that their new standing
+ * (`role`, null when they are gone) no longer covers; one audit entry for each.
+ */
+async function revokeInvitesNoLongerGranted(
+	tx: Db,
+	meta: RequestMeta,
+	actor: Principal,
+	workspaceId: string,
+	issuerId: string,
+	role: WorkspaceRole | null,
+	reason: 'issuer demoted' | 'issuer removed' | 'issuer left',
+	now: Date
+): Promise<void> {
+	const lost = workspaceRoles.filter((invited) => !mayGrantRole(role, invited));
+	const revoked = await invites.revokeOpenIssuedBy(tx, workspaceId, issuerId, lost, now);
+	for (const invite of revoked) {
+		await recordAudit(tx, meta, {
+			action: 'workspace.invite_revoked',
+			actorUserId: actor.user.id,
+			workspaceId,
+			target: { type: 'invite', id: invite.id },
+			details: { role: invite.role, issuedBy: issuerId, issuerRole: role, reason }
+		});
+	}
 }
 
 export async function listInvites(ctx: ServiceContext, principal: Principal, workspaceId: string) {
 	await authorizeWorkspace(ctx.db, principal, workspaceId, 'members.invite');
 	const open = await invites.listOpen(ctx.db, workspaceId, ctx.now());
-	return open.map(({ id, role, createdAt, expiresAt }) => ({ id, role, createdAt, expiresAt }));
+	return open.map((found) => {
+		const { id, role, createdAt, expiresAt } = found.invite;
+		const { issuer } = found;
+		return {
+			id,
+			role,
+			createdAt,
+			expiresAt,
+			issuedBy:
+				issuer === null ? null : { userId: issuer.userId, name: issuer.name, email: issuer.email },
+			// False when the issuer may no longer grant it (an invite from before demotions revoked
+			// them, or an issuer whose account is disabled or gone): it cannot be used.
+			usable: issuerStillGrants(found)
+		};
+	});
 }
 
 export async function revokeInvite(
@@ -184,19 +257,26 @@ export async function revokeInvite(
 	meta: RequestMeta
 ) {
 	await authorizeWorkspace(ctx.db, principal, workspaceId, 'members.invite');
-	if (!isUuid(inviteId) || !(await invites.revoke(ctx.db, workspaceId, inviteId, ctx.now())))
-		throw notFound('Invite not found.');
-	await recordAudit(ctx.db, meta, {
-		action: 'workspace.invite_revoked',
-		actorUserId: principal.user.id,
-		workspaceId,
-		target: { type: 'invite', id: inviteId }
-	});
+	if (!isUuid(inviteId)) throw notFound('Invite not found.');
+	await audited(
+		ctx.db,
+		meta,
+		async (tx) => {
+			if (!(await invites.revoke(tx, workspaceId, inviteId, ctx.now())))
+				throw notFound('Invite not found.');
+		},
+		{
+			action: 'workspace.invite_revoked',
+			actorUserId: principal.user.id,
+			workspaceId,
+			target: { type: 'invite', id: inviteId }
+		}
+	);
 }
 
 /** What an invite link offers, for the page that shows it (nothing when unusable). */
 export async function describeInvite(ctx: ServiceContext, token: string) {
-	const found = await invites.getUsable(ctx.db, sha256Hex(token), ctx.now());
+	const found = await findUsableInvite(ctx.db, token, ctx.now());
 	return found
 		? {
 				workspaceName: found.workspace.name,
@@ -215,7 +295,7 @@ export async function acceptInvite(
 	if (principal.kind !== 'session')
 		throw new ServiceError('forbidden', 'Invites are accepted from a signed-in browser.');
 	return ctx.db.transaction(async (tx) => {
-		const found = await invites.getUsable(tx, sha256Hex(token), ctx.now());
+		const found = await findUsableInvite(tx, token, ctx.now());
 		if (!found) throw new ServiceError('invalid', 'This invite link is invalid, used or expired.');
 		const existing = await workspaces.getMembership(tx, found.workspace.id, principal.user.id);
 		if (existing)
@@ -277,6 +357,16 @@ export async function changeMemberRole(
 			target: { type: 'user', id: userId },
 			details: { from: target.role, to: role }
 		});
+		await revokeInvitesNoLongerGranted(
+			tx,
+			meta,
+			principal,
+			workspaceId,
+			userId,
+			role,
+			'issuer demoted',
+			ctx.now()
+		);
 	});
 	await announceAccessChange(ctx, userId);
 }
@@ -315,6 +405,16 @@ export async function removeMember(
 			target: { type: 'user', id: userId },
 			details: { role: target.role }
 		});
+		await revokeInvitesNoLongerGranted(
+			tx,
+			meta,
+			principal,
+			workspaceId,
+			userId,
+			null,
+			self ? 'issuer left' : 'issuer removed',
+			ctx.now()
+		);
 	});
 	await announceAccessChange(ctx, userId);
 }
