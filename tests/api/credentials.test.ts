@@ -229,13 +229,21 @@ describe('validation', () => {
 			password: 'strict-password'
 		});
 		const bad = await expectProblem(
-			await patch(credential.id, { username: 'a:b', password: 'nul\u0000in-password' }),
+			await patch(credential.id, { username: 'a:b', password: 'good-password' }),
 			400,
 			'invalid'
 		);
 		expect((bad as unknown as { errors: object }).errors).toEqual({
-			username: expect.any(String),
-			password: expect.any(String)
+			username: expect.any(String)
+		});
+		// Text that cannot be stored is refused at the door, before the kind's own rules.
+		const unstorable = await expectProblem(
+			await patch(credential.id, { password: 'nul\u0000in-password' }),
+			400,
+			'invalid'
+		);
+		expect((unstorable as unknown as { errors: object }).errors).toEqual({
+			password: expect.stringContaining('U+0000')
 		});
 		await expectProblem(await patch(credential.id, { name: ' ' }), 400, 'invalid');
 		await expectProblem(await patch(credential.id, { password: 42 }), 400, 'invalid');

@@ -54,10 +54,11 @@ describe('API bodies', () => {
 		await expectProblem(await rawJson('/api/v1/workspaces', 'POST', huge), 413, 'too-large');
 	});
 
-	it('refuse a run input that is not under "input", naming the stray field', async () => {
+	it('refuse a run input that is not under "input", or misses a required field, naming it', async () => {
 		const created = await client.json(`/api/v1/workspaces/${workspaceId}/workflows`, 'POST', {
 			name: 'Echo',
 			definition: {
+				inputs: [{ name: 'name', type: 'string', required: true }],
 				nodes: [
 					{ id: 'start', kind: 'input' },
 					{ id: 'done', kind: 'output' }
@@ -78,7 +79,13 @@ describe('API bodies', () => {
 		expect(stray.errors).toEqual({ n: expect.stringContaining('"input"') });
 		const listed = await client.request(`/api/v1/workspaces/${workspaceId}/runs?workflowId=${id}`);
 		expect(((await listed.json()) as { runs: unknown[] }).runs).toEqual([]);
-		expect((await client.json(runs, 'POST', { input: {} })).status).toBe(201);
+		const missing = (await expectProblem(
+			await client.json(runs, 'POST', { input: {} }),
+			400,
+			'invalid'
+		)) as unknown as { errors: Record<string, string> };
+		expect(Object.keys(missing.errors)).toEqual(['name']);
+		expect((await client.json(runs, 'POST', { input: { name: 'Ada' } })).status).toBe(201);
 	});
 });
 
