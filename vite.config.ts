@@ -23,7 +23,8 @@ export default defineConfig({
 						'src/**/*.test.ts',
 						'tests/integration/**/*.test.ts',
 						'tests/engine/**/*.test.ts',
-						'tests/helpers/**/*.test.ts'
+						'tests/helpers/**/*.test.ts',
+						'bench/**/*.test.ts'
 					],
 					globalSetup: ['tests/setup/global-setup.ts']
 				}

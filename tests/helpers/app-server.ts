@@ -1,26 +1,14 @@
 import { PGlite } from '@electric-sql/pglite';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { longestScaled } from './deadline.ts';
-import { startProcess } from './processes.ts';
+import { freePort, startProcess } from './processes.ts';
 
 /** How long a server may take to answer /readyz on a quiet machine (scaled by the machine's load). */
 const readyBaseMs = 60_000;
-
-async function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer();
-		server.once('error', reject);
-		server.listen(0, '127.0.0.1', () => {
-			const address = server.address();
-			server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-		});
-	});
-}
 
 export interface AppServer {
 	url: string;

@@ -4,6 +4,7 @@
 // failed or timed-out hook left it behind, and, failing those, when this process exits or is
 // signalled. No vitest import here, so benchmarks use it too.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { outputTail, scaled, waitUntil } from './deadline.ts';
 
@@ -46,7 +47,7 @@ export function startedPids(): number[] {
 }
 
 /**
- * Spawns `command` with exactly `env` (plus nothing of this process's environment), registers it,
+ * Spawns `command` with exactly `env` (nothing else of this process's environment), registers it,
  * and waits until `ready.check(output)` holds. When it exits first, or the deadline passes, it is
  * stopped and the error says what was awaited, with the tail of its output.
  */
@@ -69,9 +70,11 @@ export async function startProcess(
 		child.once('error', reject);
 	});
 	// 'exit', not 'close': a grandchild holding the pipes open must not keep the stop waiting.
-	const exited = new Promise<number | null>((resolve) =>
-		child.once('exit', (code) => resolve(code))
-	);
+	const exited = new Promise<number | null>((resolve) => {
+		child.once('exit', (code) => resolve(code));
+		// A process that could not be spawned never exits.
+		child.once('error', () => resolve(null));
+	});
 	let stopping: Promise<void> | null = null;
 	const started: StartedProcess = {
 		child,
@@ -87,13 +90,15 @@ export async function startProcess(
 			return stopping;
 		}
 	};
+	// Registered at once: a hook that times out from here on still leaves it to be stopped.
+	running.add(started);
 	try {
 		await spawned;
 	} catch (error) {
+		running.delete(started);
 		await options.cleanup?.();
 		throw new Error(`${options.name} could not be started: ${String(error)}`, { cause: error });
 	}
-	running.add(started);
 	if (!options.ready) return started;
 	const { ready } = options;
 	try {
@@ -112,6 +117,18 @@ export async function startProcess(
 		throw error;
 	}
 	return started;
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on now, for a process to start on. */
+export function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const server = createServer();
+		server.once('error', reject);
+		server.listen(0, '127.0.0.1', () => {
+			const address = server.address();
+			server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+		});
+	});
 }
 
 /** Stops every process started here that is still registered (SIGTERM, then SIGKILL). */
