@@ -1,6 +1,7 @@
 import { sveltekit } from '@sveltejs/kit/vite';
 import { defineConfig } from 'vitest/config';
 import { realtimeDevServer } from './scripts/vite-realtime.ts';
+import { scaled } from './tests/helpers/deadline.ts';
 
 export default defineConfig({
 	plugins: [sveltekit(), realtimeDevServer()],
@@ -8,8 +9,11 @@ export default defineConfig({
 		expect: { requireAssertions: true },
 		// PGlite instances are heavy; a few files at once keeps 2 cores busy without thrashing.
 		maxWorkers: 2,
-		testTimeout: 30_000,
-		hookTimeout: 120_000,
+		// Stretched on a busy machine (its load per core, or TEST_TIMEOUT_SCALE): tests/helpers/deadline.ts.
+		testTimeout: scaled(30_000),
+		hookTimeout: scaled(120_000),
+		// Stops what a failed or timed-out hook left running.
+		setupFiles: ['tests/setup/stop-processes.ts'],
 		projects: [
 			{
 				extends: true,
@@ -18,7 +22,9 @@ export default defineConfig({
 					include: [
 						'src/**/*.test.ts',
 						'tests/integration/**/*.test.ts',
-						'tests/engine/**/*.test.ts'
+						'tests/engine/**/*.test.ts',
+						'tests/helpers/**/*.test.ts',
+						'bench/**/*.test.ts'
 					],
 					globalSetup: ['tests/setup/global-setup.ts']
 				}
@@ -40,7 +46,7 @@ export default defineConfig({
 					name: 'fault',
 					include: ['tests/fault/**/*.test.ts'],
 					globalSetup: ['tests/setup/global-setup.ts'],
-					testTimeout: 120_000
+					testTimeout: scaled(120_000)
 				}
 			}
 		]

@@ -1,16 +1,19 @@
-// Authenticated request overhead: the same server answers an unauthenticated route (/healthz) and an
-// authenticated one (/api/v1/me with a session cookie) in the same run; we report both and the gap.
+// Authenticated request overhead: the same server answers an unauthenticated route (/healthz, the
+// baseline) and an authenticated one (/api/v1/me with a session cookie) in the same run.
 // Target: the gap at p50 stays under 1 ms (session validation is one indexed lookup, no password hash).
-import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+// Run: `npm run bench` (DATABASE_URL to measure on PostgreSQL), or alone:
+// node --experimental-strip-types bench/auth-overhead.ts (writes bench/results/auth-overhead.json).
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildIfStale, projectRoot } from '../scripts/build-if-stale.js';
+import { freePort, startProcess } from '../tests/helpers/processes.ts';
+import { finish, report, result, round } from './report.ts';
 
 const requests = Number(process.env.BENCH_REQUESTS ?? 3000);
 const warmup = 300;
-const port = 4900 + Math.floor(Math.random() * 500);
+const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 
 buildIfStale();
@@ -28,20 +31,24 @@ if (process.env.DATABASE_URL)
 		DATABASE_URL: process.env.DATABASE_URL,
 		AWE_SECRET_KEY: 'bench-secret-key-0123456789abcdefghij'
 	});
-const server = spawn(process.execPath, ['server.js'], { cwd: projectRoot, env, stdio: 'inherit' });
-
-try {
-	for (let i = 0; ; i++) {
-		if (
-			await fetch(`${base}/readyz`).then(
-				(r) => r.ok,
+const server = await startProcess(process.execPath, ['server.js'], {
+	name: 'server.js',
+	cwd: projectRoot,
+	env,
+	ready: {
+		what: 'GET /readyz to answer 200',
+		baseMs: 60_000,
+		intervalMs: 200,
+		check: () =>
+			fetch(`${base}/readyz`, { signal: AbortSignal.timeout(10_000) }).then(
+				(response) => response.ok,
 				() => false
 			)
-		)
-			break;
-		if (i > 300) throw new Error('server did not start');
-		await new Promise((resolve) => setTimeout(resolve, 200));
-	}
+	},
+	cleanup: () => rm(dataDir, { recursive: true, force: true })
+});
+
+try {
 	const signup = await fetch(`${base}/signup`, {
 		method: 'POST',
 		redirect: 'manual',
@@ -96,39 +103,32 @@ try {
 	const best = (list: Measurement[]) => list.reduce((a, b) => (b.p50 < a.p50 ? b : a));
 	const anonymous = best(results.anonymous);
 	const authenticated = best(results.authenticated);
-	const gap = authenticated.p50 - anonymous.p50;
-	const fmt = (n: number) => n.toFixed(3).padStart(7);
-	console.log(
-		`\nauth overhead (${requests} sequential requests per route, ${env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`
-	);
-	console.log(
-		`  GET /healthz     (anonymous)      p50 ${fmt(anonymous.p50)} ms  p99 ${fmt(anonymous.p99)} ms  ${anonymous.rps.toFixed(0)} req/s`
-	);
-	console.log(
-		`  GET /api/v1/me   (session cookie) p50 ${fmt(authenticated.p50)} ms  p99 ${fmt(authenticated.p99)} ms  ${authenticated.rps.toFixed(0)} req/s`
-	);
-	console.log(
-		`  overhead at p50: ${gap.toFixed(3)} ms (target < 1 ms): ${gap < 1 ? 'MET' : 'NOT MET'}`
-	);
-	await mkdir(path.join(projectRoot, 'bench/results'), { recursive: true });
-	await writeFile(
-		path.join(projectRoot, 'bench/results/auth-overhead.json'),
-		JSON.stringify(
+	const rounded = (m: Measurement) => ({
+		p50: round(m.p50),
+		p99: round(m.p99),
+		rps: Math.round(m.rps)
+	});
+	await finish(
+		report(
+			'auth-overhead',
+			[
+				result({
+					metric: 'GET /api/v1/me with a session cookie, p50',
+					value: authenticated.p50,
+					unit: 'ms',
+					baseline: { value: anonymous.p50, is: 'GET /healthz, anonymous, same server' },
+					target: { of: 'overhead', op: '<', value: 1 }
+				})
+			],
 			{
-				at: new Date().toISOString(),
 				database: env.DATABASE_URL ? 'postgres' : 'pglite',
 				requests,
-				anonymous,
-				authenticated,
-				overheadP50Ms: Number(gap.toFixed(3)),
-				target: 'overhead at p50 < 1 ms'
-			},
-			null,
-			2
-		) + '\n'
+				measured: 'sequential requests, best of 2 interleaved rounds (by p50)',
+				anonymous: rounded(anonymous),
+				authenticated: rounded(authenticated)
+			}
+		)
 	);
 } finally {
-	server.kill('SIGTERM');
-	await new Promise((resolve) => server.once('exit', resolve));
-	await rm(dataDir, { recursive: true, force: true });
+	await server.stop();
 }

@@ -1,19 +1,19 @@
-// Guarded outbound HTTP overhead: one local node:http server answers plain fetch() and the guarded
-// client in the same run, by IP address and by name (system resolver); we report each and the gap.
-// Sequential requests over keep-alive connections, so the figures are per-request latency.
+// Guarded outbound HTTP overhead: one local node:http server answers the guarded client and, as the
+// baseline, plain node:http requests through an http.Agent with the guarded client's keep-alive
+// settings but without its checks (URL, allow list, DNS resolution and address ranges, pinning,
+// limits), by IP address and by name (system resolver), in the same run. Sequential requests over
+// keep-alive connections, so the figures are per-request latency.
 // Target: the guarded client adds under 1 ms at p50 (an address check, a pinned lookup, no proxy).
-// Run: node --experimental-strip-types --no-warnings=ExperimentalWarning bench/http.ts
-// Results are printed and written to bench/results/http.json.
-import { mkdir, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+// Run: `npm run bench`, or alone: node --experimental-strip-types bench/http.ts
+// (writes bench/results/http.json).
+import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { createGuardedHttp } from '../src/lib/server/outbound/guarded-http.ts';
 import { startTestServer } from '../src/lib/server/outbound/test-server.ts';
+import { finish, report, result, round } from './report.ts';
 
 const requests = Number(process.env.BENCH_REQUESTS ?? 2000);
 const warmup = 200;
-const projectRoot = path.resolve(import.meta.dirname, '..');
 const payload = JSON.stringify({ ok: true, items: Array.from({ length: 8 }, (_, i) => i) });
 
 const server = await startTestServer((_request, response) => {
@@ -28,6 +28,8 @@ const guarded = createGuardedHttp({
 		{ host: 'localhost', port: server.port }
 	]
 });
+// As createGuardedHttp makes its own (keep-alive, Node's defaults otherwise).
+const plainAgent = new http.Agent({ keepAlive: true });
 
 type Measurement = { p50: number; p99: number; rps: number };
 
@@ -48,13 +50,28 @@ async function measure(send: () => Promise<number>): Promise<Measurement> {
 	};
 }
 
-const viaFetch = (url: string) => async () => (await (await fetch(url)).arrayBuffer()).byteLength;
+/** A GET through the plain agent with the headers the guarded client sends; the body read alike. */
+const viaPlainHttp = (url: string) => () =>
+	new Promise<number>((resolve, reject) => {
+		const request = http.request(
+			url,
+			{ agent: plainAgent, headers: { accept: '*/*', 'user-agent': 'AWE' } },
+			(response) => {
+				const chunks: Buffer[] = [];
+				response.on('data', (chunk: Buffer) => chunks.push(chunk));
+				response.on('end', () => resolve(Buffer.concat(chunks).length));
+				response.on('error', reject);
+			}
+		);
+		request.on('error', reject);
+		request.end();
+	});
 const viaGuarded = (url: string) => async () => (await guarded.request({ url })).body.length;
 
 const scenarios = {
-	fetchByAddress: viaFetch(byAddress),
+	plainByAddress: viaPlainHttp(byAddress),
 	guardedByAddress: viaGuarded(byAddress),
-	fetchByName: viaFetch(byName),
+	plainByName: viaPlainHttp(byName),
 	guardedByName: viaGuarded(byName)
 };
 type Scenario = keyof typeof scenarios;
@@ -69,48 +86,42 @@ try {
 	}
 	const best = (name: Scenario) =>
 		(rounds.get(name) ?? []).reduce((a, b) => (b.p50 < a.p50 ? b : a));
-	const results = Object.fromEntries(
+	const measured = Object.fromEntries(
 		(Object.keys(scenarios) as Scenario[]).map((name) => [name, best(name)])
 	) as Record<Scenario, Measurement>;
-	const gapByAddress = results.guardedByAddress.p50 - results.fetchByAddress.p50;
-	const gapByName = results.guardedByName.p50 - results.fetchByName.p50;
-
-	const fmt = (n: number) => n.toFixed(3).padStart(7);
-	const line = (label: string, m: Measurement) =>
-		console.log(
-			`  ${label.padEnd(30)} p50 ${fmt(m.p50)} ms  p99 ${fmt(m.p99)} ms  ${m.rps.toFixed(0)} req/s`
-		);
-	console.log(`\nguarded HTTP overhead (${requests} sequential GETs per scenario, keep-alive)`);
-	line('fetch        http://127.0.0.1', results.fetchByAddress);
-	line('guarded      http://127.0.0.1', results.guardedByAddress);
-	line('fetch        http://localhost', results.fetchByName);
-	line('guarded      http://localhost', results.guardedByName);
-	console.log(
-		`  overhead at p50: ${gapByAddress.toFixed(3)} ms by address, ${gapByName.toFixed(3)} ms by name (target < 1 ms): ${Math.max(gapByAddress, gapByName) < 1 ? 'MET' : 'NOT MET'}`
-	);
-
-	await mkdir(path.join(projectRoot, 'bench/results'), { recursive: true });
-	await writeFile(
-		path.join(projectRoot, 'bench/results/http.json'),
-		JSON.stringify(
+	const overhead = (how: string, plain: Measurement, checked: Measurement) =>
+		result({
+			metric: `guarded GET by ${how}, p50`,
+			value: checked.p50,
+			unit: 'ms',
+			baseline: { value: plain.p50, is: `node:http GET by ${how}, same keep-alive agent settings` },
+			target: { of: 'overhead', op: '<', value: 1 }
+		});
+	const rounded = (m: Measurement) => ({
+		p50: round(m.p50),
+		p99: round(m.p99),
+		rps: Math.round(m.rps)
+	});
+	await finish(
+		report(
+			'http',
+			[
+				overhead('address', measured.plainByAddress, measured.guardedByAddress),
+				overhead('name', measured.plainByName, measured.guardedByName)
+			],
 			{
-				at: new Date().toISOString(),
-				machine: { cpus: os.cpus().length, node: process.version },
-				command: 'node --experimental-strip-types --no-warnings=ExperimentalWarning bench/http.ts',
 				requests,
 				responseBytes: payload.length,
-				...results,
-				overheadP50Ms: {
-					byAddress: Number(gapByAddress.toFixed(3)),
-					byName: Number(gapByName.toFixed(3))
-				},
-				target: 'guarded overhead at p50 < 1 ms'
-			},
-			null,
-			2
-		) + '\n'
+				measured:
+					'sequential GETs over keep-alive connections, best of 2 interleaved rounds (by p50)',
+				...Object.fromEntries(
+					(Object.keys(measured) as Scenario[]).map((name) => [name, rounded(measured[name])])
+				)
+			}
+		)
 	);
 } finally {
 	guarded.close();
+	plainAgent.destroy();
 	await server.close();
 }

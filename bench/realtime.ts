@@ -14,10 +14,9 @@
 // another child holds the clients. Commit time is taken when the commit returns, arrival time when
 // the client's socket yields the frame, both from the system clock.
 // Run: `npm run bench` (BENCH_DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/postgres,
-// BENCH_REDIS_URL to redis://127.0.0.1:6379). Results: printed, and bench/results/realtime.json.
+// BENCH_REDIS_URL to redis://127.0.0.1:6379), or alone: node --experimental-strip-types
+// bench/realtime.ts (writes bench/results/realtime.json).
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { openDatabase, type Database } from '../src/lib/server/db/index.ts';
@@ -41,6 +40,7 @@ import {
 	type ServerCommands,
 	type Target
 } from './realtime/ipc.ts';
+import { finish, report, result, type Result } from './report.ts';
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -360,23 +360,45 @@ try {
 	);
 	await server.request('close', {});
 
-	const ratio = realtime.throughput.deliveredPerSecond / raw.throughput.deliveredPerSecond;
 	const cpuRatio =
 		realtime.throughput.serverCpuMicrosPerDelivery / raw.throughput.serverCpuMicrosPerDelivery;
-	const bounded =
-		realtimeSlow.closeCodeReceived === closeCodes.slowConsumer &&
-		realtimeSlow.slowQueuePeakMiB <= mib(defaultLimits.maxBufferedBytes + 64 * 1024);
-	const results = {
-		at: new Date().toISOString(),
-		machine: {
-			cpus: os.cpus().length,
-			cpuModel: os.cpus()[0]?.model,
-			memoryGiB: round(os.totalmem() / 1024 ** 3, 1),
-			node: process.version,
-			note: 'the server, the clients (one child process each), this writer, PostgreSQL and Redis share these CPUs',
-			loadAverageAtEnd: os.loadavg().map((load) => round(load, 2))
-		},
-		command: 'npm run bench',
+	const targets: Record<'throughput' | 'latency' | 'queue' | 'closed', Result> = {
+		throughput: result({
+			metric: `delivered events/s, ${subscribers} subscribers`,
+			value: realtime.throughput.deliveredPerSecond,
+			unit: '/s',
+			baseline: {
+				value: raw.throughput.deliveredPerSecond,
+				is: 'a bare ws server broadcasting the same frames to the same clients'
+			},
+			target: { of: 'ratio', op: '>=', value: 0.5 }
+		}),
+		latency: result({
+			metric: `commit-to-client p99 at ${steadyRate} events/s`,
+			value: realtime.steady.latencyMs.p99,
+			unit: 'ms',
+			baseline: { value: raw.steady.latencyMs.p99, is: 'the bare ws server, send-to-client p99' },
+			target: { of: 'value', op: '<', value: 50 }
+		}),
+		// Bounded: the slow client's queue stops at maxBufferedBytes (plus one write) and it is closed.
+		queue: result({
+			metric: 'slow client: send queue peak',
+			value: realtimeSlow.slowQueuePeakMiB,
+			unit: 'MiB',
+			baseline: {
+				value: rawSlow.slowQueuePeakMiB,
+				is: 'the bare ws server, which lets it grow'
+			},
+			target: { of: 'value', op: '<=', value: mib(defaultLimits.maxBufferedBytes + 64 * 1024) }
+		}),
+		closed: result({
+			metric: 'slow client: close code received',
+			value: realtimeSlow.closeCodeReceived ?? NaN,
+			unit: 'code',
+			target: { of: 'value', op: '==', value: closeCodes.slowConsumer }
+		})
+	};
+	const details = {
 		setup: {
 			subscribers,
 			eventDataBytes: dataBytes,
@@ -389,9 +411,12 @@ try {
 			rounds: 2,
 			clockOffsetMs: round(clockOffsetMs, 3),
 			bus: 'redis',
-			maxBufferedBytes: defaultLimits.maxBufferedBytes
+			maxBufferedBytes: defaultLimits.maxBufferedBytes,
+			note: 'the server, the clients (one child process each), this writer, PostgreSQL and Redis share the CPUs'
 		},
 		memory,
+		// Less noisy than the ratio of throughputs when the machine is busy with other work.
+		serverCpuPerDeliveryVsBaseline: round(cpuRatio, 2),
 		baseline: {
 			what: "a bare ws WebSocketServer broadcasting the same frames (serialized once) to the same clients, each commit's frames in one write per socket (cork/uncork)",
 			throughput: throughputOf(raw.throughput),
@@ -411,30 +436,9 @@ try {
 				steadyP99Ms: rounds.realtime.steady.map((r) => r.latencyMs.p99),
 				note: `the server re-checks each connection about every ${defaultLimits.revalidateMs / 1000} s, spread over that time`
 			}
-		},
-		targets: {
-			throughput: {
-				target: '≥ 50% of the raw ws broadcast',
-				ratio: round(ratio, 2),
-				// Less noisy than the ratio when the machine is busy with other work.
-				serverCpuPerDeliveryVsBaseline: round(cpuRatio, 2),
-				status: ratio >= 0.5 ? 'MET' : 'NOT MET'
-			},
-			latency: {
-				target: `p99 commit-to-client < 50 ms (${steadyRate} events/s to ${subscribers} subscribers)`,
-				p99Ms: realtime.steady.latencyMs.p99,
-				status: realtime.steady.latencyMs.p99 < 50 ? 'MET' : 'NOT MET'
-			},
-			memory: {
-				target:
-					'bounded with one slow client: closed with 4008 once its queue reaches maxBufferedBytes',
-				slowQueuePeakMiB: realtimeSlow.slowQueuePeakMiB,
-				closeCode: realtimeSlow.closeCodeReceived,
-				status: bounded ? 'MET' : 'NOT MET'
-			}
 		}
 	};
-	const { targets } = results;
+	const met = (row: Result) => (row.met ? 'met' : 'NOT MET');
 	const row = (label: string, baseline: string | number, ours: string | number, note = '') =>
 		console.log(
 			`  ${label.padEnd(30)}${String(baseline).padStart(12)}${String(ours).padStart(14)}  ${note}`
@@ -447,7 +451,7 @@ try {
 		'delivered events/s',
 		raw.throughput.deliveredPerSecond,
 		realtime.throughput.deliveredPerSecond,
-		`ratio ${targets.throughput.ratio} (≥ 0.5): ${targets.throughput.status}`
+		`ratio ${targets.throughput.ratio?.toFixed(2)} (≥ 0.5): ${met(targets.throughput)}`
 	);
 	row(
 		'server CPU µs per delivery',
@@ -463,18 +467,15 @@ try {
 		`p99 at ${steadyRate} events/s (ms)`,
 		raw.steady.latencyMs.p99,
 		realtime.steady.latencyMs.p99,
-		`(< 50 ms): ${targets.latency.status}; rounds: ${rounds.realtime.steady.map((r) => r.latencyMs.p99).join(', ')}`
+		`(< 50 ms): ${met(targets.latency)}; rounds: ${rounds.realtime.steady.map((r) => r.latencyMs.p99).join(', ')}`
 	);
 	row(
 		'slow client: queue peak (MiB)',
 		rawSlow.slowQueuePeakMiB,
 		realtimeSlow.slowQueuePeakMiB,
-		`closed with ${realtimeSlow.closeCodeReceived}: ${targets.memory.status}`
+		`closed with ${realtimeSlow.closeCodeReceived}: ${met(targets.queue)}, ${met(targets.closed)}`
 	);
-	const folder = path.join(import.meta.dirname, 'results');
-	await mkdir(folder, { recursive: true });
-	await writeFile(path.join(folder, 'realtime.json'), JSON.stringify(results, null, 2) + '\n');
-	console.log('  written to bench/results/realtime.json');
+	await finish(report('realtime', Object.values(targets), details));
 } finally {
 	clientsProcess?.kill('SIGTERM');
 	// The server child exits once it has closed (when asked to); it is stopped if it has not in 5 s.

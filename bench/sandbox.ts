@@ -1,17 +1,17 @@
 // Code sandbox latency: an execution in a fresh runner (process start, QuickJS load, run), then warm
 // executions one after another, then trivial executions per second through a pool of two. Beside each,
 // the same function run in this process (V8, no isolation) as the baseline, measured in the same run.
-// Run: node --experimental-strip-types --no-warnings=ExperimentalWarning bench/sandbox.ts
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+// No target is set for these yet (README, docs/sandbox.md): they are reported, not judged.
+// Run: `npm run bench`, or alone: node --experimental-strip-types bench/sandbox.ts
+// (writes bench/results/sandbox.json).
 import { performance } from 'node:perf_hooks';
 import { createSandboxPool, type SandboxPool } from '../src/lib/server/sandbox/pool.ts';
+import { finish, report, result, round } from './report.ts';
 
 const warmRuns = Number(process.env.BENCH_RUNS ?? 1000);
 const throughputRuns = warmRuns * 2;
 const coldStarts = 5;
 const poolSize = 2;
-const projectRoot = path.resolve(import.meta.dirname, '..');
 
 const workloads = {
 	trivial: 'return { sum: input.a + data.b }',
@@ -99,36 +99,52 @@ try {
 	await pool.close();
 }
 
-const fmt = (n: number) => n.toFixed(3).padStart(8);
 const coldLatency = percentiles(cold);
-console.log(
-	`\nsandbox (QuickJS in ${poolSize} runner processes) vs the same function in this process`
-);
-console.log(
-	`  first execution in a fresh runner: p50 ${fmt(coldLatency.p50)} ms (${coldStarts} starts)`
-);
-for (const [name, { sandbox, host }] of Object.entries(results)) {
-	console.log(
-		`  ${name.padEnd(8)} sandbox p50 ${fmt(sandbox.p50)} ms  p99 ${fmt(sandbox.p99)} ms  ${sandbox.perSecond.toFixed(0).padStart(6)}/s`
-	);
-	console.log(
-		`  ${''.padEnd(8)} host    p50 ${fmt(host.p50)} ms  p99 ${fmt(host.p99)} ms  ${host.perSecond.toFixed(0).padStart(6)}/s`
-	);
-}
-
-await mkdir(path.join(projectRoot, 'bench/results'), { recursive: true });
-await writeFile(
-	path.join(projectRoot, 'bench/results/sandbox.json'),
-	JSON.stringify(
+const hostBaseline = (what: string) => `the same ${what} function in this process (no isolation)`;
+const rounded = (figures: Percentiles & { perSecond: number }) => ({
+	p50: round(figures.p50, 4),
+	p99: round(figures.p99, 4),
+	perSecond: Math.round(figures.perSecond)
+});
+await finish(
+	report(
+		'sandbox',
+		[
+			result({
+				metric: 'first execution in a fresh runner, p50',
+				value: coldLatency.p50,
+				unit: 'ms'
+			}),
+			...Object.entries(results).map(([name, { sandbox, host }]) =>
+				result({
+					metric: `${name} function, warm, p50`,
+					value: sandbox.p50,
+					unit: 'ms',
+					baseline: { value: host.p50, is: hostBaseline(name) }
+				})
+			),
+			result({
+				metric: `trivial executions/s, pool of ${poolSize}`,
+				value: results.trivial?.sandbox.perSecond ?? NaN,
+				unit: '/s',
+				baseline: {
+					value: results.trivial?.host.perSecond ?? NaN,
+					is: hostBaseline('trivial')
+				}
+			})
+		],
 		{
-			at: new Date().toISOString(),
 			poolSize,
 			warmRuns,
+			coldStarts,
 			workloads,
-			firstExecutionInFreshRunnerMs: coldLatency,
-			...results
-		},
-		null,
-		2
-	) + '\n'
+			firstExecutionInFreshRunnerMs: { p50: round(coldLatency.p50), p99: round(coldLatency.p99) },
+			...Object.fromEntries(
+				Object.entries(results).map(([name, { sandbox, host }]) => [
+					name,
+					{ sandbox: rounded(sandbox), host: rounded(host) }
+				])
+			)
+		}
+	)
 );

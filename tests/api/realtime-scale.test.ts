@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { ServerMessage } from '../../src/lib/schemas/realtime.ts';
-import { startAppServer, type AppServer } from '../helpers/app-server.ts';
+import { appServerStartTimeout, startAppServer, type AppServer } from '../helpers/app-server.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { waitUntil } from '../helpers/deadline.ts';
 import { TestClient } from '../helpers/http-client.ts';
 import { signUpFirst } from '../security/support.ts';
 
@@ -40,7 +41,7 @@ describe.skipIf(!shared)('realtime across processes', () => {
 			'src/realtime.ts'
 		]);
 		servers.push(sidecar);
-	}, 180_000);
+	}, appServerStartTimeout(3));
 
 	afterAll(async () => {
 		await Promise.all(servers.map((server) => server.stop()));
@@ -58,13 +59,8 @@ describe.skipIf(!shared)('realtime across processes', () => {
 		return { ws, received, opened };
 	}
 
-	async function until(check: () => boolean, timeoutMs = 30_000) {
-		const deadline = Date.now() + timeoutMs;
-		while (!check()) {
-			if (Date.now() > deadline) throw new Error('timed out');
-			await new Promise((resolve) => setTimeout(resolve, 25));
-		}
-	}
+	const until = (what: string, check: () => boolean) =>
+		waitUntil(check, { what, baseMs: 30_000, intervalMs: 25 });
 
 	it('streams a run executed by B’s worker to clients of A and of the sidecar', async () => {
 		const { client: ownerOnA, workspaceId } = await signUpFirst(serverA.url);
@@ -83,7 +79,7 @@ describe.skipIf(!shared)('realtime across processes', () => {
 		await Promise.all([onA.opened, onSidecar.opened]);
 		for (const socket of [onA, onSidecar])
 			socket.ws.send(JSON.stringify({ type: 'subscribe', topic: 'workspace', workspaceId }));
-		await until(() =>
+		await until('both subscriptions to the workspace feed to be confirmed', () =>
 			[onA, onSidecar].every((socket) => socket.received.some((m) => m.type === 'subscribed'))
 		);
 
@@ -115,7 +111,7 @@ describe.skipIf(!shared)('realtime across processes', () => {
 
 		// The feed tells both that the run started; then each follows it from the beginning.
 		for (const socket of [onA, onSidecar]) {
-			await until(() =>
+			await until('the feed to announce the run', () =>
 				socket.received.some(
 					(m) => m.type === 'event' && m.topic === 'workspace' && m.runId === run.id
 				)
@@ -130,7 +126,9 @@ describe.skipIf(!shared)('realtime across processes', () => {
 					m.type === 'event' && m.topic === 'run' && m.runId === run.id
 			);
 		for (const socket of [onA, onSidecar])
-			await until(() => runEvents(socket).some((event) => event.event === 'run.succeeded'));
+			await until('run.succeeded on the run subscription', () =>
+				runEvents(socket).some((event) => event.event === 'run.succeeded')
+			);
 		const seqsA = runEvents(onA).map((event) => event.seq);
 		expect(seqsA).toEqual(seqsA.map((_, index) => index + 1));
 		expect(runEvents(onSidecar).map((event) => event.seq)).toEqual(seqsA);

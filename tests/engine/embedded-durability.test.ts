@@ -9,13 +9,14 @@ import { startWorkflowRun } from '../../src/lib/server/services/runs.ts';
 import { createWorkflow, saveVersion } from '../../src/lib/server/services/workflows.ts';
 import { listMyWorkspaces } from '../../src/lib/server/services/workspaces.ts';
 import { meta, signUpUser } from '../helpers/services.ts';
+import { scaled } from '../helpers/deadline.ts';
 
 const dataDir = await mkdtemp(path.join(tmpdir(), 'awe-embedded-engine-'));
 afterAll(() => rm(dataDir, { recursive: true, force: true }));
 const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', BCRYPT_COST: '10' });
 
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-	const deadline = Date.now() + 20_000;
+	const deadline = Date.now() + scaled(20_000);
 	for (;;) {
 		const value = await read();
 		if (done(value) || Date.now() > deadline) return value;

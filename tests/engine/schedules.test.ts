@@ -12,6 +12,7 @@ import {
 import { Worker } from '../../src/lib/server/engine/worker.ts';
 import { createTrigger, updateTrigger } from '../../src/lib/server/services/triggers.ts';
 import { useTestDatabase } from '../helpers/database.ts';
+import { scaled } from '../helpers/deadline.ts';
 import { createEngineHarness, type EngineHarness } from '../helpers/engine.ts';
 import { meta } from '../helpers/services.ts';
 
@@ -127,7 +128,7 @@ describe('an every-minute schedule', () => {
 		});
 		await worker.start();
 		try {
-			const deadline = Date.now() + 10_000;
+			const deadline = Date.now() + scaled(10_000);
 			while ((await runCount(trigger.id)) < 2 && Date.now() < deadline) {
 				await new Promise((resolve) => setTimeout(resolve, 100));
 			}

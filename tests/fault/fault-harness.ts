@@ -1,7 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { sql } from 'drizzle-orm';
 import type { Database } from '../../src/lib/server/db/index.ts';
 import { rows } from '../../src/lib/server/db/migrate.ts';
+import { waitUntil } from '../helpers/deadline.ts';
+import { startProcess } from '../helpers/processes.ts';
 
 export interface WorkerProcess {
 	child: ChildProcess;
@@ -16,7 +18,7 @@ export async function startWorkerProcess(
 	databaseUrl: string,
 	env: Record<string, string> = {}
 ): Promise<WorkerProcess> {
-	const child = spawn(
+	const started = await startProcess(
 		process.execPath,
 		[
 			'--experimental-strip-types',
@@ -24,6 +26,7 @@ export async function startWorkerProcess(
 			'tests/fault/probe-worker.ts'
 		],
 		{
+			name: 'probe worker',
 			env: {
 				PATH: process.env.PATH ?? '',
 				DATABASE_URL: databaseUrl,
@@ -34,26 +37,19 @@ export async function startWorkerProcess(
 				SHUTDOWN_TIMEOUT: '2',
 				...env
 			},
-			stdio: ['ignore', 'pipe', 'pipe']
+			ready: {
+				what: "'worker ready' in its log",
+				baseMs: 20_000,
+				check: (output) => output.includes('worker ready')
+			}
 		}
 	);
-	let output = '';
-	child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-	child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-	const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-	const deadline = Date.now() + 20_000;
-	while (!output.includes('worker ready')) {
-		if (child.exitCode !== null || Date.now() > deadline) {
-			throw new Error(`worker did not start:\n${output}`);
-		}
-		await new Promise((resolve) => setTimeout(resolve, 50));
-	}
 	return {
-		child,
-		pid: child.pid as number,
-		output: () => output,
-		kill: (signal) => child.kill(signal),
-		exited
+		child: started.child,
+		pid: started.pid,
+		output: started.output,
+		kill: (signal) => started.child.kill(signal),
+		exited: started.exited
 	};
 }
 
@@ -74,17 +70,23 @@ export async function probeExecutions(database: Database, runId: string) {
 	return rows<{ label: string; idempotency_key: string; attempt: number; pid: number }>(result);
 }
 
+/** Polls `probe` until `accept` holds; the deadline scales with the machine's load. */
 export async function until<T>(
 	probe: () => Promise<T>,
 	accept: (value: T) => boolean,
 	timeoutMs = 30_000
 ): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const value = await probe();
-		if (accept(value)) return value;
-		if (Date.now() > deadline)
-			throw new Error(`condition not met in ${timeoutMs} ms; last value ${JSON.stringify(value)}`);
-		await new Promise((resolve) => setTimeout(resolve, 50));
-	}
+	let last: T | undefined;
+	const accepted = await waitUntil(
+		async () => {
+			last = await probe();
+			return accept(last) ? { value: last } : null;
+		},
+		{
+			what: 'the polled condition',
+			baseMs: timeoutMs,
+			context: () => `last value: ${JSON.stringify(last)}`
+		}
+	);
+	return accepted.value;
 }

@@ -1,22 +1,14 @@
 import { PGlite } from '@electric-sql/pglite';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './database.ts';
+import { longestScaled } from './deadline.ts';
+import { freePort, startProcess } from './processes.ts';
 
-async function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer();
-		server.once('error', reject);
-		server.listen(0, '127.0.0.1', () => {
-			const address = server.address();
-			server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-		});
-	});
-}
+/** How long a server may take to answer /readyz on a quiet machine (scaled by the machine's load). */
+const readyBaseMs = 60_000;
 
 export interface AppServer {
 	url: string;
@@ -39,24 +31,35 @@ export async function startAppServer(
 	const port = await freePort();
 	const dataDir = await mkdtemp(path.join(tmpdir(), 'awe-app-'));
 	let database: TestDatabase | null = null;
+	const removeFiles = async () => {
+		await database?.drop().catch(() => {});
+		await rm(dataDir, { recursive: true, force: true });
+	};
 	const databaseEnv: Record<string, string> = {};
-	if (env.DATABASE_URL) {
-		// A database the caller shares between several servers (and drops itself).
-	} else if (process.env.TEST_DATABASE_URL) {
-		database = await createTestDatabase();
-		await database.database.close();
-		databaseEnv.DATABASE_URL = database.url ?? '';
-		databaseEnv.AWE_SECRET_KEY = 'http-test-secret-key-0123456789abcdef';
-	} else {
-		const template = inject('pgliteTemplateFile');
-		if (!template) throw new Error('no PGlite template');
-		const pglite = await PGlite.create(path.join(dataDir, 'pg'), {
-			loadDataDir: new Blob([await readFile(template)])
-		});
-		await pglite.close();
+	try {
+		if (env.DATABASE_URL) {
+			// A database the caller shares between several servers (and drops itself).
+		} else if (process.env.TEST_DATABASE_URL) {
+			database = await createTestDatabase();
+			await database.database.close();
+			databaseEnv.DATABASE_URL = database.url ?? '';
+			databaseEnv.AWE_SECRET_KEY = 'http-test-secret-key-0123456789abcdef';
+		} else {
+			const template = inject('pgliteTemplateFile');
+			if (!template) throw new Error('no PGlite template');
+			const pglite = await PGlite.create(path.join(dataDir, 'pg'), {
+				loadDataDir: new Blob([await readFile(template)])
+			});
+			await pglite.close();
+		}
+	} catch (error) {
+		await removeFiles();
+		throw error;
 	}
 	if (process.env.TEST_REDIS_URL) databaseEnv.REDIS_URL = process.env.TEST_REDIS_URL;
-	const child = spawn(process.execPath, args, {
+	const url = `http://127.0.0.1:${port}`;
+	const server = await startProcess(process.execPath, args, {
+		name: `${args.at(-1)} on port ${port}`,
 		env: {
 			PATH: process.env.PATH ?? '',
 			PORT: String(port),
@@ -68,34 +71,27 @@ export async function startAppServer(
 			...databaseEnv,
 			...env
 		},
-		stdio: ['ignore', 'pipe', 'pipe']
+		ready: {
+			what: 'GET /readyz to answer 200',
+			baseMs: readyBaseMs,
+			intervalMs: 200,
+			check: () =>
+				fetch(`${url}/readyz`, { signal: AbortSignal.timeout(10_000) }).then(
+					(response) => response.ok,
+					() => false
+				)
+		},
+		cleanup: removeFiles
 	});
-	let output = '';
-	child.stdout.on('data', (chunk) => (output += chunk));
-	child.stderr.on('data', (chunk) => (output += chunk));
-	const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-	const url = `http://127.0.0.1:${port}`;
-	const deadline = Date.now() + 60_000;
-	for (;;) {
-		if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
-		const ready = await fetch(`${url}/readyz`).then(
-			(response) => response.ok,
-			() => false
-		);
-		if (ready) break;
-		if (Date.now() > deadline) throw new Error(`server did not become ready:\n${output}`);
-		await new Promise((resolve) => setTimeout(resolve, 200));
-	}
-	return {
-		url,
-		output: () => output,
-		async stop() {
-			child.kill('SIGTERM');
-			await exited;
-			await database?.drop().catch(() => {});
-			await rm(dataDir, { recursive: true, force: true });
-		}
-	};
+	return { url, output: server.output, stop: () => server.stop() };
+}
+
+/**
+ * A hook timeout for starting `servers` app servers one after another: it outlasts their readiness
+ * waits, so that a wait's own error (with the server's output) is the one reported.
+ */
+export function appServerStartTimeout(servers = 1): number {
+	return servers * (longestScaled(readyBaseMs) + 30_000);
 }
 
 /** One server for the whole test file. */
@@ -106,7 +102,7 @@ export function useAppServer(env: Record<string, string> = {}): {
 	let server: AppServer | undefined;
 	beforeAll(async () => {
 		server = await startAppServer(env);
-	}, 120_000);
+	}, appServerStartTimeout());
 	afterAll(async () => {
 		await server?.stop();
 	});

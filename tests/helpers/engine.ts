@@ -10,6 +10,7 @@ import { startWorkflowRun } from '../../src/lib/server/services/runs.ts';
 import { createWorkflow, saveVersion } from '../../src/lib/server/services/workflows.ts';
 import { listMyWorkspaces } from '../../src/lib/server/services/workspaces.ts';
 import type { ServiceContext } from '../../src/lib/server/services/context.ts';
+import { waitUntil } from './deadline.ts';
 import { createTestServices, meta, signUpUser } from './services.ts';
 
 /**
@@ -89,20 +90,26 @@ export async function createEngineHarness(
 		return worker;
 	}
 
-	/** Polls until the run reaches one of `statuses` (finished by default). */
+	/** Polls until the run reaches one of `statuses` (finished by default); the deadline scales. */
 	async function waitFor(
 		runId: string,
 		statuses = ['succeeded', 'failed', 'cancelled'],
 		timeoutMs = 20_000
 	): Promise<Run> {
-		const deadline = Date.now() + timeoutMs;
-		for (;;) {
-			const run = await runsDb.get(database.db, workspaceId, runId);
-			if (run && statuses.includes(run.status)) return run;
-			if (Date.now() > deadline)
-				throw new Error(`run ${runId} is still ${run?.status} after ${timeoutMs} ms`);
-			await new Promise((resolve) => setTimeout(resolve, 25));
-		}
+		let status: string | undefined;
+		return waitUntil(
+			async () => {
+				const run = await runsDb.get(database.db, workspaceId, runId);
+				status = run?.status;
+				return run && statuses.includes(run.status) ? run : null;
+			},
+			{
+				what: `run ${runId} to be ${statuses.join(' or ')}`,
+				baseMs: timeoutMs,
+				intervalMs: 25,
+				context: () => `it is still ${status ?? 'missing'}`
+			}
+		);
 	}
 
 	async function steps(runId: string) {

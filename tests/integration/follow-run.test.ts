@@ -5,6 +5,7 @@ import { createInProcessBus, type EventBus } from '../../src/lib/server/bus/bus.
 import { followRun } from '../../src/lib/server/realtime/follow-run.ts';
 import { createRedisBus } from '../../src/lib/server/bus/redis-bus.ts';
 import { useTestDatabase } from '../helpers/database.ts';
+import { scaled } from '../helpers/deadline.ts';
 import { createEngineHarness, type EngineHarness } from '../helpers/engine.ts';
 
 const testDb = useTestDatabase();
@@ -77,7 +78,7 @@ describe('following a run', () => {
 		await writing;
 		const total = written;
 		// Every follower catches up to the last event, then holds exactly the range it asked for.
-		for (let waited = 0; waited < 5_000; waited += 20) {
+		for (let waited = 0; waited < scaled(5_000); waited += 20) {
 			if (followers.every((follower) => follower.seen.at(-1) === total)) break;
 			await sleep(20);
 		}

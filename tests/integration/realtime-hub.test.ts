@@ -3,6 +3,7 @@ import { EventLog, lockRun } from '../../src/lib/server/engine/transitions.ts';
 import { publishEvents } from '../../src/lib/server/bus/run-events.ts';
 import { RunHub, type FrameSink } from '../../src/lib/server/realtime/hub.ts';
 import { useTestDatabase } from '../helpers/database.ts';
+import { waitUntil } from '../helpers/deadline.ts';
 import { createEngineHarness, type EngineHarness } from '../helpers/engine.ts';
 
 /**
@@ -65,13 +66,8 @@ function pausableSink() {
 	};
 }
 
-const until = async (check: () => boolean) => {
-	const deadline = Date.now() + 20_000;
-	while (!check()) {
-		if (Date.now() > deadline) throw new Error('timed out');
-		await new Promise((resolve) => setTimeout(resolve, 10));
-	}
-};
+const until = (what: string, check: () => boolean) =>
+	waitUntil(check, { what, baseMs: 20_000, intervalMs: 10 });
 
 describe('the run hub', () => {
 	it('queues live events behind a paused replay and delivers each once, in order', async () => {
@@ -93,12 +89,12 @@ describe('the run hub', () => {
 		// Committed and published while the replay waits: the live follower gets them now.
 		const before = last;
 		last = await append(run.id, 3);
-		await until(() => live.seqs.at(-1) === last);
+		await until('the live follower to have the new events', () => live.seqs.at(-1) === last);
 		expect(live.seqs).toEqual([before + 1, before + 2, before + 3]);
 		replaying.release();
 		const leave = await following;
 		last = await append(run.id, 2);
-		await until(() => replaying.seqs.at(-1) === last);
+		await until('the released follower to catch up', () => replaying.seqs.at(-1) === last);
 		expect(replaying.seqs).toEqual(Array.from({ length: last }, (_, index) => index + 1));
 		await leave();
 		await leaveLive();

@@ -18,6 +18,7 @@ import { signOut } from '../../src/lib/server/services/accounts.ts';
 import { decideApproval, listApprovals } from '../../src/lib/server/services/runs.ts';
 import type { ServiceContext } from '../../src/lib/server/services/context.ts';
 import { useTestDatabase } from '../helpers/database.ts';
+import { scaled } from '../helpers/deadline.ts';
 import { createEngineHarness, type EngineHarness } from '../helpers/engine.ts';
 import { meta, principalFor, signUpUser } from '../helpers/services.ts';
 
@@ -107,13 +108,17 @@ async function connect(token: string, at = origin) {
 		ws.once('open', resolve);
 		ws.once('error', reject);
 	});
+	/** Waits for `check`; `timeoutMs` holds on a quiet machine and is scaled by the load. */
 	async function until<T>(check: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-		const deadline = Date.now() + timeoutMs;
+		const limit = scaled(timeoutMs);
+		const deadline = Date.now() + limit;
 		for (;;) {
 			const value = check();
 			if (value) return value;
 			if (Date.now() > deadline)
-				throw new Error(`timed out; received ${JSON.stringify(received.slice(-5))}`);
+				throw new Error(
+					`timed out after ${limit} ms; received ${JSON.stringify(received.slice(-5))}`
+				);
 			await new Promise<void>((resolve) => {
 				const wake = () => {
 					waiters.delete(wake);

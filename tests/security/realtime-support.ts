@@ -2,9 +2,10 @@ import type { Socket } from 'node:net';
 import { expect } from 'vitest';
 import WebSocket from 'ws';
 import { serverMessageSchema, type ServerMessage } from '../../src/lib/schemas/realtime.ts';
+import { scaled } from '../helpers/deadline.ts';
 import type { TestClient } from '../helpers/http-client.ts';
 
-/** How long a wait for a frame or a close may take before it fails with what did arrive. */
+/** How long a wait for a frame or a close may take on a quiet machine (scaled by its load). */
 const waitLimitMs = 20_000;
 
 export interface Closure {
@@ -78,7 +79,7 @@ export class RealtimeClient {
 			};
 			const timer = setTimeout(
 				() => finish(() => reject(new Error(`waited in vain for ${what}: ${this.#describe()}`))),
-				waitLimitMs
+				scaled(waitLimitMs)
 			);
 			this.#changes.add(check);
 			check();

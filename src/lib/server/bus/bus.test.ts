@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { scaled } from '../../../../tests/helpers/deadline.ts';
 import { createInProcessBus, type EventBus } from './bus.ts';
 import { createRedisBus } from './redis-bus.ts';
 
@@ -40,7 +41,7 @@ function collect(bus: EventBus, channel: string) {
 		received,
 		ready,
 		async waitFor(count: number) {
-			const deadline = Date.now() + 5_000;
+			const deadline = Date.now() + scaled(5_000);
 			while (received.length < count) {
 				if (Date.now() > deadline) throw new Error(`got ${received.length} of ${count} messages`);
 				await new Promise<void>((wake) => {
