@@ -10,6 +10,19 @@ import { freePort, startProcess } from './processes.ts';
 /** How long a server may take to answer /readyz on a quiet machine (scaled by the machine's load). */
 const readyBaseMs = 60_000;
 
+/**
+ * The test Redis, in a logical database picked for this server: rate-limit counts (kept per client
+ * address, and every test client is 127.0.0.1) stay apart between the files running at once, while
+ * pub/sub, which ignores the database number, still joins servers that share a PostgreSQL database.
+ */
+function redisUrlForServer(url: string): string {
+	const chosen = new URL(url);
+	if (chosen.pathname === '' || chosen.pathname === '/') {
+		chosen.pathname = `/${1 + Math.floor(Math.random() * 15)}`;
+	}
+	return chosen.toString();
+}
+
 export interface AppServer {
 	url: string;
 	/** The server's stdout and stderr so far (JSON log lines). */
@@ -56,7 +69,8 @@ export async function startAppServer(
 		await removeFiles();
 		throw error;
 	}
-	if (process.env.TEST_REDIS_URL) databaseEnv.REDIS_URL = process.env.TEST_REDIS_URL;
+	if (process.env.TEST_REDIS_URL)
+		databaseEnv.REDIS_URL = redisUrlForServer(process.env.TEST_REDIS_URL);
 	const url = `http://127.0.0.1:${port}`;
 	const server = await startProcess(process.execPath, args, {
 		name: `${args.at(-1)} on port ${port}`,
