@@ -1,5 +1,6 @@
 import * as audit from '../db/audit.ts';
 import type { Db } from '../db/index.ts';
+import type { NewAuditEntry } from '../db/schema/index.ts';
 import { can } from '../policy.ts';
 import { ServiceError } from '../errors.ts';
 import type { Principal, RequestMeta } from '../principal.ts';
@@ -14,9 +15,9 @@ export interface AuditEvent {
 	details?: Record<string, unknown>;
 }
 
-/** Appends one entry. Takes a db so callers can record inside their own transaction. */
-export async function recordAudit(db: Db, meta: RequestMeta, event: AuditEvent): Promise<void> {
-	await audit.append(db, {
+/** The row an event becomes, for a caller that writes it in a statement of its own. */
+export function auditEntry(meta: RequestMeta, event: AuditEvent): NewAuditEntry {
+	return {
 		action: event.action,
 		actorUserId: event.actorUserId ?? null,
 		workspaceId: event.workspaceId ?? null,
@@ -25,7 +26,12 @@ export async function recordAudit(db: Db, meta: RequestMeta, event: AuditEvent):
 		ip: meta.ip,
 		userAgent: meta.userAgent?.slice(0, 512) ?? null,
 		details: event.details ?? {}
-	});
+	};
+}
+
+/** Appends one entry. Takes a db so callers can record inside their own transaction. */
+export async function recordAudit(db: Db, meta: RequestMeta, event: AuditEvent): Promise<void> {
+	await audit.append(db, auditEntry(meta, event));
 }
 
 export async function listAudit(ctx: ServiceContext, principal: Principal, query: AuditQuery) {
