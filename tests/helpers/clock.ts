@@ -30,6 +30,7 @@ export function limiterOnClock(limiter: RateLimiter, clock: { now(): Date }): Ra
 	}
 	return {
 		consume: (key, policy) => onClock(() => limiter.consume(key, policy)),
+		peek: (key, policy) => onClock(() => limiter.peek(key, policy)),
 		reset: (key, policy) => onClock(() => limiter.reset(key, policy))
 	};
 }

@@ -8,7 +8,7 @@ import {
 	admitWebhook,
 	receiveWebhook,
 	signatureWindowMs,
-	webhookRatePolicy,
+	webhookRefusalPolicy,
 	type WebhookDelivery
 } from '../../src/lib/server/services/webhooks.ts';
 import { useTestDatabase } from '../helpers/database.ts';
@@ -101,10 +101,15 @@ async function failure(promise: Promise<unknown>): Promise<string> {
 describe('a token webhook', () => {
 	it('admits its own token and starts a run with the body as input', async () => {
 		const hook = await webhook();
-		const admitted = await admitWebhook(engine.ctx, hook.id, {
-			authorization: `bearer  ${hook.secret}`,
-			contentType: 'Application/JSON; charset=utf-8'
-		});
+		const admitted = await admitWebhook(
+			engine.ctx,
+			hook.id,
+			{
+				authorization: `bearer  ${hook.secret}`,
+				contentType: 'Application/JSON; charset=utf-8'
+			},
+			meta
+		);
 		expect(admitted.config).toMatchObject({ auth: 'token', maxBodyBytes: 256 * 1024 });
 		const { run, created, complete } = await receiveWebhook(
 			engine.ctx,
@@ -126,7 +131,7 @@ describe('a token webhook', () => {
 		const hook = await webhook();
 		const other = await webhook();
 		const admit = (headers: { authorization: string | null; contentType: string | null }) =>
-			failure(admitWebhook(engine.ctx, hook.id, headers));
+			failure(admitWebhook(engine.ctx, hook.id, headers, meta));
 		expect(await admit(bearer(other.secret))).toBe('unauthorized');
 		expect(await admit({ authorization: hook.secret, contentType: json })).toBe('unauthorized');
 		expect(await admit({ authorization: null, contentType: json })).toBe('unauthorized');
@@ -163,7 +168,7 @@ describe('a token webhook', () => {
 		);
 		const messages = new Set<string>();
 		for (const id of [disabled.id, randomUUID(), 'not-an-id', schedule.trigger.id]) {
-			const error = await admitWebhook(engine.ctx, id, bearer(disabled.secret)).catch(
+			const error = await admitWebhook(engine.ctx, id, bearer(disabled.secret), meta).catch(
 				(reason: unknown) => reason
 			);
 			expect(error).toBeInstanceOf(ServiceError);
@@ -175,7 +180,7 @@ describe('a token webhook', () => {
 
 	it('starts one run per Idempotency-Key and refuses a malformed key', async () => {
 		const hook = await webhook();
-		const admitted = await admitWebhook(engine.ctx, hook.id, bearer(hook.secret));
+		const admitted = await admitWebhook(engine.ctx, hook.id, bearer(hook.secret), meta);
 		const call = delivery('{"name":"ada"}', { idempotencyKey: 'order-42' });
 		const first = await receiveWebhook(engine.ctx, admitted, call, meta);
 		const second = await receiveWebhook(engine.ctx, admitted, call, meta);
@@ -188,28 +193,151 @@ describe('a token webhook', () => {
 	});
 
 	it('counts admitted calls against its rate limit, even those with a bad body', async () => {
-		const hook = await webhook();
-		const admitted = await admitWebhook(engine.ctx, hook.id, bearer(hook.secret));
+		const hook = await webhook({ rateLimitPerSecond: 3 });
+		const admitted = await admitWebhook(engine.ctx, hook.id, bearer(hook.secret), meta);
 		const notJson = delivery('{');
-		for (let call = 0; call < webhookRatePolicy.points; call += 1) {
+		for (let call = 0; call < 3; call += 1) {
 			expect(await failure(receiveWebhook(engine.ctx, admitted, notJson, meta))).toBe('invalid');
 		}
 		const limited = await receiveWebhook(engine.ctx, admitted, notJson, meta).catch(
 			(reason: unknown) => reason
 		);
-		expect(limited).toMatchObject({ type: 'rate-limited', retryAfterSeconds: 60 });
-		engine.ctx.clock.advance(60_000);
+		expect(limited).toMatchObject({ type: 'rate-limited', retryAfterSeconds: 1 });
+		engine.ctx.clock.advance(1_000);
 		expect(await failure(receiveWebhook(engine.ctx, admitted, notJson, meta))).toBe('invalid');
+	});
+
+	it('allows 500 calls a second by default, and any number with a limit of 0', async () => {
+		const byDefault = await webhook();
+		const unlimited = await webhook({ rateLimitPerSecond: 0 });
+		const notJson = delivery('{');
+		const outcomes = async (id: string, secret: string, calls: number) => {
+			const admitted = await admitWebhook(engine.ctx, id, bearer(secret), meta);
+			expect(admitted.config.rateLimitPerSecond).toBe(id === byDefault.id ? 500 : 0);
+			const seen = new Map<string, number>();
+			for (let call = 0; call < calls; call += 1) {
+				const outcome = await failure(receiveWebhook(engine.ctx, admitted, notJson, meta));
+				seen.set(outcome, (seen.get(outcome) ?? 0) + 1);
+			}
+			return Object.fromEntries(seen);
+		};
+		expect(await outcomes(byDefault.id, byDefault.secret, 501)).toEqual({
+			invalid: 500,
+			'rate-limited': 1
+		});
+		expect(await outcomes(unlimited.id, unlimited.secret, 1_000)).toEqual({ invalid: 1_000 });
+	});
+
+	it('applies a changed limit to the next call', async () => {
+		const hook = await webhook({ rateLimitPerSecond: 10 });
+		await updateTrigger(
+			engine.ctx,
+			engine.owner.principal,
+			engine.workspaceId,
+			workflowId,
+			hook.id,
+			{ config: { rateLimitPerSecond: 1 } },
+			meta
+		);
+		const admitted = await admitWebhook(engine.ctx, hook.id, bearer(hook.secret), meta);
+		const notJson = delivery('{');
+		expect(await failure(receiveWebhook(engine.ctx, admitted, notJson, meta))).toBe('invalid');
+		expect(await failure(receiveWebhook(engine.ctx, admitted, notJson, meta))).toBe('rate-limited');
+	});
+
+	it('refuses a limit that is not a whole number from 0 to 100000, naming the field', async () => {
+		for (const rateLimitPerSecond of [-1, 1.5, 100_001, '10', null]) {
+			const parsed = createTriggerSchema.safeParse({
+				kind: 'webhook',
+				name: 'Hook',
+				config: { rateLimitPerSecond }
+			});
+			expect(parsed.success).toBe(false);
+			expect(parsed.error?.issues[0]?.path).toEqual(['config', 'rateLimitPerSecond']);
+		}
+		const hook = await webhook();
+		const error = await updateTrigger(
+			engine.ctx,
+			engine.owner.principal,
+			engine.workspaceId,
+			workflowId,
+			hook.id,
+			{ config: { rateLimitPerSecond: -5 } },
+			meta
+		).catch((reason: unknown) => reason);
+		expect(error).toMatchObject({
+			type: 'invalid',
+			fields: { 'config.rateLimitPerSecond': 'Use 0 for no limit, or a positive number.' }
+		});
+	});
+});
+
+describe('refused calls from one address', () => {
+	it('are limited, and then refuse that address whatever the webhooks limits are', async () => {
+		const hook = await webhook({ rateLimitPerSecond: 0 });
+		const flooder = { ip: '198.51.100.9', userAgent: 'flood' };
+		const wrongToken = { authorization: 'Bearer nope', contentType: json };
+		for (let call = 0; call < webhookRefusalPolicy.points; call += 1) {
+			expect(await failure(admitWebhook(engine.ctx, hook.id, wrongToken, flooder))).toBe(
+				'unauthorized'
+			);
+		}
+		const blocked = await admitWebhook(engine.ctx, randomUUID(), wrongToken, flooder).catch(
+			(reason: unknown) => reason
+		);
+		expect(blocked).toMatchObject({ type: 'rate-limited', status: 429 });
+		// Blocked before any lookup: the right token from that address waits too; others are served.
+		expect(await failure(admitWebhook(engine.ctx, hook.id, bearer(hook.secret), flooder))).toBe(
+			'rate-limited'
+		);
+		expect(await failure(admitWebhook(engine.ctx, hook.id, bearer(hook.secret), meta))).toBe('ok');
+		engine.ctx.clock.advance(webhookRefusalPolicy.duration * 1000);
+		expect(await failure(admitWebhook(engine.ctx, hook.id, bearer(hook.secret), flooder))).toBe(
+			'ok'
+		);
+	});
+
+	it('count unknown webhooks and bad signatures, not accepted calls', async () => {
+		const hook = await webhook({ auth: 'hmac', rateLimitPerSecond: 0 });
+		const sender = { ip: '198.51.100.10', userAgent: 'sender' };
+		const admitted = await admitWebhook(
+			engine.ctx,
+			hook.id,
+			{ authorization: null, contentType: json },
+			sender
+		);
+		const body = '{"name":"ada"}';
+		const good = delivery(body, signed(hook.secret, body));
+		for (let call = 0; call < webhookRefusalPolicy.points + 10; call += 1)
+			await receiveWebhook(engine.ctx, admitted, good, sender);
+		expect((await engine.ctx.limiter.peek(sender.ip, webhookRefusalPolicy)).allowed).toBe(true);
+		const forged = delivery(body, signed('not the secret', body));
+		for (let call = 0; call < webhookRefusalPolicy.points / 2; call += 1) {
+			expect(await failure(receiveWebhook(engine.ctx, admitted, forged, sender))).toBe(
+				'unauthorized'
+			);
+			expect(await failure(admitWebhook(engine.ctx, randomUUID(), bearer('x'), sender))).toBe(
+				'not-found'
+			);
+		}
+		expect(await failure(admitWebhook(engine.ctx, hook.id, bearer('x'), sender))).toBe(
+			'rate-limited'
+		);
 	});
 });
 
 describe('an HMAC webhook', () => {
 	it('starts a run on a signed body, and returns that run when the request is replayed', async () => {
 		const hook = await webhook({ auth: 'hmac' });
-		const admitted = await admitWebhook(engine.ctx, hook.id, {
-			authorization: null,
-			contentType: json
-		});
+		const admitted = await admitWebhook(
+			engine.ctx,
+			hook.id,
+			{
+				authorization: null,
+				contentType: json
+			},
+			meta
+		);
 		const body = '{"name":"linus"}';
 		const call = delivery(body, signed(hook.secret, body));
 		const first = await receiveWebhook(engine.ctx, admitted, call, meta);
@@ -220,10 +348,15 @@ describe('an HMAC webhook', () => {
 
 	it('refuses a tampered body, a missing or foreign signature, and a stale timestamp', async () => {
 		const hook = await webhook({ auth: 'hmac' });
-		const admitted = await admitWebhook(engine.ctx, hook.id, {
-			authorization: null,
-			contentType: json
-		});
+		const admitted = await admitWebhook(
+			engine.ctx,
+			hook.id,
+			{
+				authorization: null,
+				contentType: json
+			},
+			meta
+		);
 		const body = '{"name":"eve"}';
 		const receive = (call: WebhookDelivery) =>
 			receiveWebhook(engine.ctx, admitted, call, meta).catch((reason: unknown) => reason);
@@ -251,10 +384,15 @@ describe('form and text bodies', () => {
 
 	it('start a run on the form fields: strings, and an array for a repeated name', async () => {
 		const hook = await webhook({}, formFlowId);
-		const admitted = await admitWebhook(engine.ctx, hook.id, {
-			authorization: `Bearer ${hook.secret}`,
-			contentType: `${form}; charset=UTF-8`
-		});
+		const admitted = await admitWebhook(
+			engine.ctx,
+			hook.id,
+			{
+				authorization: `Bearer ${hook.secret}`,
+				contentType: `${form}; charset=UTF-8`
+			},
+			meta
+		);
 		const { run } = await receiveWebhook(
 			engine.ctx,
 			admitted,
@@ -264,10 +402,15 @@ describe('form and text bodies', () => {
 		expect(run.input).toEqual({ name: 'Ada Lovelace', tags: ['math', 'engines'] });
 
 		const boundary = 'awe';
-		const multipart = await admitWebhook(engine.ctx, hook.id, {
-			authorization: `Bearer ${hook.secret}`,
-			contentType: `multipart/form-data; boundary=${boundary}`
-		});
+		const multipart = await admitWebhook(
+			engine.ctx,
+			hook.id,
+			{
+				authorization: `Bearer ${hook.secret}`,
+				contentType: `multipart/form-data; boundary=${boundary}`
+			},
+			meta
+		);
 		const body = `--${boundary}\r\ncontent-disposition: form-data; name="tags[]"\r\n\r\nsolo\r\n--${boundary}\r\ncontent-disposition: form-data; name="name"\r\n\r\nGrace\r\n--${boundary}--\r\n`;
 		const second = await receiveWebhook(engine.ctx, multipart, delivery(body), meta);
 		expect(second.run.input).toEqual({ name: 'Grace', tags: ['solo'] });
@@ -275,10 +418,15 @@ describe('form and text bodies', () => {
 
 	it('leave fields strings: a declared number refuses one, naming the field', async () => {
 		const hook = await webhook({}, formFlowId);
-		const admitted = await admitWebhook(engine.ctx, hook.id, {
-			authorization: `Bearer ${hook.secret}`,
-			contentType: form
-		});
+		const admitted = await admitWebhook(
+			engine.ctx,
+			hook.id,
+			{
+				authorization: `Bearer ${hook.secret}`,
+				contentType: form
+			},
+			meta
+		);
 		const refused = await receiveWebhook(
 			engine.ctx,
 			admitted,
@@ -291,20 +439,30 @@ describe('form and text bodies', () => {
 
 	it('start a run on a text body as { text }', async () => {
 		const hook = await webhook({}, textFlowId);
-		const admitted = await admitWebhook(engine.ctx, hook.id, {
-			authorization: `Bearer ${hook.secret}`,
-			contentType: 'text/plain; charset=utf-8'
-		});
+		const admitted = await admitWebhook(
+			engine.ctx,
+			hook.id,
+			{
+				authorization: `Bearer ${hook.secret}`,
+				contentType: 'text/plain; charset=utf-8'
+			},
+			meta
+		);
 		const { run } = await receiveWebhook(engine.ctx, admitted, delivery('deploy done ✓'), meta);
 		expect(run.input).toEqual({ text: 'deploy done ✓' });
 	});
 
 	it('are signed over their raw bytes: the same fields in another order do not verify', async () => {
 		const hook = await webhook({ auth: 'hmac' }, formFlowId);
-		const admitted = await admitWebhook(engine.ctx, hook.id, {
-			authorization: null,
-			contentType: form
-		});
+		const admitted = await admitWebhook(
+			engine.ctx,
+			hook.id,
+			{
+				authorization: null,
+				contentType: form
+			},
+			meta
+		);
 		const body = 'name=ada&tags%5B%5D=x';
 		const ok = await receiveWebhook(
 			engine.ctx,
@@ -321,7 +479,7 @@ describe('form and text bodies', () => {
 
 	it('refuse what the database cannot store, before any run starts', async () => {
 		const hook = await webhook();
-		const admitted = await admitWebhook(engine.ctx, hook.id, bearer(hook.secret));
+		const admitted = await admitWebhook(engine.ctx, hook.id, bearer(hook.secret), meta);
 		const refused = await receiveWebhook(
 			engine.ctx,
 			admitted,
@@ -346,7 +504,7 @@ describe('form and text bodies', () => {
 describe("respond: 'result'", () => {
 	it('answers incomplete at the timeout, and with the output once a worker runs it', async () => {
 		const hook = await webhook({ respond: 'result', waitTimeoutMs: 1_000 });
-		const admitted = await admitWebhook(engine.ctx, hook.id, bearer(hook.secret));
+		const admitted = await admitWebhook(engine.ctx, hook.id, bearer(hook.secret), meta);
 		const pending = await receiveWebhook(engine.ctx, admitted, delivery('{"name":"ada"}'), meta);
 		expect(pending).toMatchObject({ complete: false, run: { status: 'queued' } });
 

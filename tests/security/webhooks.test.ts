@@ -238,3 +238,55 @@ describe('the audit log', () => {
 		expect(text).not.toMatch(/awhs?_[a-z2-7]{20,}/);
 	});
 });
+
+describe('a flood of refused webhook calls', () => {
+	// Behind a proxy that names the caller, so this test's address is its own (with Redis, other
+	// servers share the count of an address).
+	const proxied = useAppServer({ ADDRESS_HEADER: 'x-forwarded-for', XFF_DEPTH: '1' });
+	const address = `198.18.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
+
+	it('is refused per address once 120 calls were refused, even on a webhook without a limit', async () => {
+		const first = await signUpFirst(proxied.url);
+		const created = await first.client.json(
+			`/api/v1/workspaces/${first.workspaceId}/workflows`,
+			'POST',
+			{ name: 'Flooded', definition }
+		);
+		const { id: flowId } = (await created.json()) as { id: string };
+		await first.client.json(
+			`/api/v1/workspaces/${first.workspaceId}/workflows/${flowId}/versions/1/publish`,
+			'POST',
+			{}
+		);
+		const response = await first.client.json(triggers(first.workspaceId, flowId), 'POST', {
+			kind: 'webhook',
+			name: 'Unlimited',
+			config: { rateLimitPerSecond: 0 }
+		});
+		const unlimited = (await response.json()) as typeof hook;
+		const call = (token: string, from = address) =>
+			fetch(new URL(unlimited.path, proxied.url), {
+				method: 'POST',
+				body: '{"name":"a"}',
+				headers: {
+					'content-type': 'application/json',
+					authorization: `Bearer ${token}`,
+					'x-forwarded-for': from
+				}
+			});
+		const statuses = new Map<number, number>();
+		for (let attempt = 0; attempt < 130; attempt++) {
+			const answer = await call('awh_wrong');
+			await answer.body?.cancel();
+			statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+		}
+		expect(Object.fromEntries(statuses)).toEqual({ 401: 120, 429: 10 });
+		const refused = await call(unlimited.secret);
+		await expectProblem(refused, 429, 'rate-limited');
+		expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+		// Another address is served as usual.
+		const other = await call(unlimited.secret, '198.19.0.1');
+		expect(other.status).toBe(202);
+		await other.body?.cancel();
+	});
+});

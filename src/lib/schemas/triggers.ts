@@ -14,7 +14,9 @@ const kibibyte = 1024;
 export const webhookLimits = {
 	waitTimeoutMs: { min: 1_000, max: 120_000, default: 30_000 },
 	// The Node adapter refuses bodies over BODY_SIZE_LIMIT (512 KiB unless raised) before any route.
-	maxBodyBytes: { min: 1_024, max: 512 * kibibyte, default: 256 * kibibyte }
+	maxBodyBytes: { min: 1_024, max: 512 * kibibyte, default: 256 * kibibyte },
+	// Calls a second per webhook; 0 lifts the limit (the per-address refusal limit still applies).
+	rateLimitPerSecond: { min: 0, max: 100_000, default: 500 }
 } as const;
 
 export const webhookConfigSchema = z.object({
@@ -35,7 +37,14 @@ export const webhookConfigSchema = z.object({
 		.int('Use a whole number.')
 		.min(webhookLimits.maxBodyBytes.min, 'At least 1024 bytes.')
 		.max(webhookLimits.maxBodyBytes.max, 'At most 512 KiB (524288 bytes).')
-		.default(webhookLimits.maxBodyBytes.default)
+		.default(webhookLimits.maxBodyBytes.default),
+	/** Accepted calls a second (a window of one second); 0 for no limit. */
+	rateLimitPerSecond: z
+		.number({ error: 'Give a number of calls a second.' })
+		.int('Use a whole number.')
+		.min(webhookLimits.rateLimitPerSecond.min, 'Use 0 for no limit, or a positive number.')
+		.max(webhookLimits.rateLimitPerSecond.max, 'At most 100000 calls a second; 0 for no limit.')
+		.default(webhookLimits.rateLimitPerSecond.default)
 });
 
 export type WebhookConfig = z.infer<typeof webhookConfigSchema>;

@@ -5,6 +5,7 @@ import { createClock, limiterOnClock } from '../../../../tests/helpers/clock.ts'
 import {
 	createMemoryRateLimiter,
 	createRedisRateLimiter,
+	dynamicPolicyCacheSize,
 	type RateLimiter,
 	type RatePolicy
 } from './rate-limit.ts';
@@ -71,6 +72,49 @@ describe('the memory limiter on a test clock', () => {
 			{ name: 'no-points', points: 0, duration: 60 }
 		])
 			await expect(limiter.consume('k', bad)).rejects.toThrow(/Rate policy/);
+	});
+});
+
+describe('dynamic policies and peeking', () => {
+	const perSecond = (points: number): RatePolicy => ({
+		name: `test-dynamic-${points}`,
+		points,
+		duration: 1,
+		dynamic: true
+	});
+
+	it('keeps a bounded number of dynamic limiters, and the static ones whatever the dynamic use', async () => {
+		const clock = createClock();
+		const limiter = limiterOnClock(createMemoryRateLimiter(), clock);
+		const key = uniqueKey();
+		expect(await consumeTimes(limiter, key, policy, 3)).toEqual([true, true, true]);
+		expect(await consumeTimes(limiter, key, perSecond(1), 2)).toEqual([true, false]);
+		// Past the cache's size the least recently used dynamic limiter goes, and its count with it.
+		for (let points = 2; points <= dynamicPolicyCacheSize + 1; points++)
+			await limiter.consume(key, perSecond(points));
+		expect(await consumeTimes(limiter, key, perSecond(1), 2)).toEqual([true, false]);
+		// The static policy's count survived all of that.
+		expect((await limiter.consume(key, policy)).allowed).toBe(false);
+	});
+
+	it('refuses a dynamic policy with a long window', async () => {
+		const limiter = createMemoryRateLimiter();
+		await expect(
+			limiter.consume('k', { name: 'test-dynamic-long', points: 1, duration: 61, dynamic: true })
+		).rejects.toThrow(/at most 60 s/);
+	});
+
+	it('peeks without counting: allowed until the points are used, then until the window ends', async () => {
+		const clock = createClock();
+		const limiter = limiterOnClock(createMemoryRateLimiter(), clock);
+		const key = uniqueKey();
+		for (let i = 0; i < 5; i++) expect((await limiter.peek(key, policy)).allowed).toBe(true);
+		expect(await consumeTimes(limiter, key, policy, 2)).toEqual([true, true]);
+		expect((await limiter.peek(key, policy)).allowed).toBe(true);
+		await limiter.consume(key, policy);
+		expect(await limiter.peek(key, policy)).toEqual({ allowed: false, retryAfterSeconds: 60 });
+		clock.advance(60_000);
+		expect((await limiter.peek(key, policy)).allowed).toBe(true);
 	});
 });
 

@@ -18,6 +18,12 @@ export interface RatePolicy {
 	points: number;
 	/** Whole seconds: Redis keeps time in seconds. */
 	duration: number;
+	/**
+	 * Numbers set per key by configuration (a webhook's own limit): the name says the numbers, and at
+	 * most `dynamicPolicyCacheSize` such limiters are kept, the least recently used dropped first.
+	 * Dropping one forgets its counts, so only short windows may be dynamic.
+	 */
+	dynamic?: true;
 }
 
 export interface RateDecision {
@@ -28,6 +34,8 @@ export interface RateDecision {
 
 export interface RateLimiter {
 	consume(key: string, policy: RatePolicy): Promise<RateDecision>;
+	/** Whether the key has used up its allowance, without counting an attempt. */
+	peek(key: string, policy: RatePolicy): Promise<RateDecision>;
 	/** Forgets a key's count under a policy, e.g. an account's failures after it signs in. */
 	reset(key: string, policy: RatePolicy): Promise<void>;
 }
@@ -38,16 +46,30 @@ const policyName = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 /** How long a limiter call waits for Redis before it answers from memory instead. */
 const redisCommandTimeoutMs = 1_000;
 
+/** How many dynamic policies (distinct per-webhook numbers) keep a limiter at once. */
+export const dynamicPolicyCacheSize = 64;
+/** The longest window a dynamic policy may have: dropping its limiter forgets at most this much. */
+const dynamicPolicyMaxDuration = 60;
+
 /** One library limiter per policy, built on first use; a name reused with other numbers is a bug. */
 function perPolicy(build: (options: LimiterOptions) => RateLimiterAbstract): RateLimiter {
 	const limiters = new Map<string, { policy: RatePolicy; limiter: RateLimiterAbstract }>();
+	// A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
+	const dynamicLimiters = new Map<string, { policy: RatePolicy; limiter: RateLimiterAbstract }>();
 	function limiterFor(policy: RatePolicy): RateLimiterAbstract {
-		const known = limiters.get(policy.name);
+		const cache = policy.dynamic ? dynamicLimiters : limiters;
+		const known = cache.get(policy.name);
 		if (known) {
 			if (known.policy.points !== policy.points || known.policy.duration !== policy.duration)
 				throw new Error(`Two rate policies are named "${policy.name}".`);
+			if (policy.dynamic) {
+				cache.delete(policy.name);
+				cache.set(policy.name, known);
+			}
 			return known.limiter;
 		}
+		if (policy.dynamic && policy.duration > dynamicPolicyMaxDuration)
+			throw new Error(`Dynamic rate policy "${policy.name}" needs a window of at most 60 s.`);
 		if (!policyName.test(policy.name))
 			throw new Error(`Rate policy name "${policy.name}" is not lower-case words and dashes.`);
 		if (!Number.isInteger(policy.points) || policy.points < 1)
@@ -61,7 +83,11 @@ function perPolicy(build: (options: LimiterOptions) => RateLimiterAbstract): Rat
 			duration: policy.duration,
 			keyPrefix: keyPrefix + policy.name
 		});
-		limiters.set(policy.name, { policy, limiter });
+		cache.set(policy.name, { policy, limiter });
+		if (cache.size > dynamicPolicyCacheSize && policy.dynamic) {
+			const oldest = cache.keys().next().value;
+			if (oldest !== undefined) cache.delete(oldest);
+		}
 		return limiter;
 	}
 	return {
@@ -77,6 +103,16 @@ function perPolicy(build: (options: LimiterOptions) => RateLimiterAbstract): Rat
 					retryAfterSeconds: Math.max(1, Math.ceil(rejection.msBeforeNext / 1000))
 				};
 			}
+		},
+		async peek(key, policy) {
+			const state = await limiterFor(policy).get(key);
+			// A window past its end counts as none: the memory store drops it on a timer, not on read.
+			if (state === null || state.consumedPoints < policy.points || state.msBeforeNext <= 0)
+				return { allowed: true, retryAfterSeconds: 0 };
+			return {
+				allowed: false,
+				retryAfterSeconds: Math.max(1, Math.ceil(state.msBeforeNext / 1000))
+			};
 		},
 		async reset(key, policy) {
 			await limiterFor(policy).delete(key);

@@ -627,35 +627,10 @@ export interface NewRun {
 	createdBy: string | null;
 }
 
-/** Inserts a run and one pending step per node, the input node ready; the caller commits. */
-export async function createRunRows(
-	tx: Db,
-	run: NewRun,
-	log: EventLog,
-	prepared: Map<
-		string,
-		{
-			status: StepStatus;
-			input?: unknown;
-			output?: unknown;
-			branch?: string | null;
-			reused?: boolean;
-		}
-	> = new Map()
-): Promise<string> {
-	const timeoutMs = run.definition.timeoutMs;
-	const inserted = await tx.execute(sql`
-		insert into runs (workspace_id, workflow_id, version_id, input, trigger, trigger_id, parent_run_id,
-			parent_step_id, rerun_of, created_by, deadline_at)
-		values (${run.workspaceId}, ${run.workflowId}, ${run.versionId}, ${JSON.stringify(run.input ?? null)}::jsonb,
-			${run.trigger}, ${run.triggerId ?? null}, ${run.parentRunId ?? null}, ${run.parentStepId ?? null},
-			${run.rerunOf ?? null}, ${run.createdBy},
-			${timeoutMs === undefined ? null : sql`clock_timestamp() + make_interval(secs => ${timeoutMs / 1000})`})
-		returning id
-	`);
-	const runId = rows<{ id: string }>(inserted)[0]?.id as string;
+/** A new run's step rows: one per node, pending, the input node ready with the run input. */
+export function initialSteps(run: NewRun, prepared: PreparedSteps = new Map()) {
 	const inputNode = run.definition.nodes.find((node) => node.kind === 'input')?.id;
-	const steps = run.definition.nodes.map((node) => {
+	return run.definition.nodes.map((node) => {
 		const given = prepared.get(node.id);
 		const status = given?.status ?? (node.id === inputNode ? 'ready' : 'pending');
 		return {
@@ -668,6 +643,38 @@ export async function createRunRows(
 			reused: given?.reused ?? false
 		};
 	});
+}
+
+type PreparedSteps = Map<
+	string,
+	{
+		status: StepStatus;
+		input?: unknown;
+		output?: unknown;
+		branch?: string | null;
+		reused?: boolean;
+	}
+>;
+
+/** Inserts a run and one pending step per node, the input node ready; the caller commits. */
+export async function createRunRows(
+	tx: Db,
+	run: NewRun,
+	log: EventLog,
+	prepared: PreparedSteps = new Map()
+): Promise<string> {
+	const timeoutMs = run.definition.timeoutMs;
+	const inserted = await tx.execute(sql`
+		insert into runs (workspace_id, workflow_id, version_id, input, trigger, trigger_id, parent_run_id,
+			parent_step_id, rerun_of, created_by, deadline_at)
+		values (${run.workspaceId}, ${run.workflowId}, ${run.versionId}, ${JSON.stringify(run.input ?? null)}::jsonb,
+			${run.trigger}, ${run.triggerId ?? null}, ${run.parentRunId ?? null}, ${run.parentStepId ?? null},
+			${run.rerunOf ?? null}, ${run.createdBy},
+			${timeoutMs === undefined ? null : sql`clock_timestamp() + make_interval(secs => ${timeoutMs / 1000})`})
+		returning id
+	`);
+	const runId = rows<{ id: string }>(inserted)[0]?.id as string;
+	const steps = initialSteps(run, prepared);
 	await tx.execute(sql`
 		insert into run_steps (run_id, workspace_id, node_id, kind, status, input, output, branch, reused, due_at, finished_at)
 		select ${runId}::uuid, ${run.workspaceId}::uuid, s."nodeId", s.kind, s.status::step_status, s.input, s.output,

@@ -1,5 +1,6 @@
 import * as audit from '../db/audit.ts';
 import type { Db } from '../db/index.ts';
+import type { NewAuditEntry } from '../db/schema/index.ts';
 import { can } from '../policy.ts';
 import { ServiceError } from '../errors.ts';
 import type { Principal, RequestMeta } from '../principal.ts';
@@ -33,12 +34,9 @@ export async function audited<T>(
 	});
 }
 
-/**
- * Appends one entry, in the caller's transaction when it records a change (`audited` does both).
- * On its own only for what changes nothing: refused sign-ins, failed codes.
- */
-export async function recordAudit(db: Db, meta: RequestMeta, event: AuditEvent): Promise<void> {
-	await audit.append(db, {
+/** The row an event becomes, for a caller that writes it in a statement of its own. */
+export function auditEntry(meta: RequestMeta, event: AuditEvent): NewAuditEntry {
+	return {
 		action: event.action,
 		actorUserId: event.actorUserId ?? null,
 		workspaceId: event.workspaceId ?? null,
@@ -47,7 +45,15 @@ export async function recordAudit(db: Db, meta: RequestMeta, event: AuditEvent):
 		ip: meta.ip,
 		userAgent: meta.userAgent?.slice(0, 512) ?? null,
 		details: event.details ?? {}
-	});
+	};
+}
+
+/**
+ * Appends one entry, in the caller's transaction when it records a change (`audited` does both).
+ * On its own only for what changes nothing: refused sign-ins, failed codes.
+ */
+export async function recordAudit(db: Db, meta: RequestMeta, event: AuditEvent): Promise<void> {
+	await audit.append(db, auditEntry(meta, event));
 }
 
 export async function listAudit(ctx: ServiceContext, principal: Principal, query: AuditQuery) {

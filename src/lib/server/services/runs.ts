@@ -11,12 +11,13 @@ import {
 	rerunRun,
 	startRun as startRunRows
 } from '../engine/run-control.ts';
+import { startRunBatched } from '../engine/run-intake.ts';
 import { type RunEventMessage, runChannel } from '../channels.ts';
 import { publishEvents } from '../bus/run-events.ts';
 import { runInputSchema } from '../../schemas/workflow.ts';
 import type { RunStatus } from '../../schemas/run-status.ts';
 import type { Run } from '../db/schema/index.ts';
-import { audited } from './audit.ts';
+import { audited, auditEntry } from './audit.ts';
 import { loadWorkflow } from './workflows.ts';
 import { authorizeWorkspace } from './workspaces.ts';
 import { ServiceError, notFound } from '../errors.ts';
@@ -101,46 +102,42 @@ export async function startWorkflowRun(
 					key: request.idempotencyKey,
 					requestHash: sha256Hex(JSON.stringify([workflow.id, version.number, parsed.data]))
 				};
+	const newRun = {
+		workspaceId,
+		workflowId: workflow.id,
+		versionId: version.id,
+		definition: version.definition,
+		input: parsed.data,
+		trigger,
+		triggerId: request.triggerId ?? null,
+		createdBy: principal?.user.id ?? null
+	};
+	const startAudit = {
+		action: 'run.start',
+		actorUserId: principal?.user.id ?? null,
+		workspaceId,
+		details: { workflowId: workflow.id, version: version.number, trigger }
+	};
 	let started;
-	try {
-		started = await audited(
-			ctx.db,
-			meta,
-			(tx) =>
-				startRunRows(
-					tx,
-					{
-						workspaceId,
-						workflowId: workflow.id,
-						versionId: version.id,
-						definition: version.definition,
-						input: parsed.data,
-						trigger,
-						triggerId: request.triggerId ?? null,
-						createdBy: principal?.user.id ?? null
-					},
-					idempotency
-				),
-			// A replayed request started nothing: there is nothing to record.
-			(result) =>
-				result.created
-					? {
-							action: 'run.start',
-							actorUserId: principal?.user.id ?? null,
-							workspaceId,
-							target: { type: 'run', id: result.runId },
-							details: {
-								workflowId: workflow.id,
-								version: version.number,
-								trigger
-							}
-						}
-					: null
-		);
-	} catch (error) {
-		if (error instanceof IdempotencyMismatchError)
-			throw new ServiceError('conflict', error.message);
-		throw error;
+	if (idempotency === undefined) {
+		// Group-committed with the runs started at the same moment, its audit entry in the same statement.
+		const batched = await startRunBatched(ctx.db, newRun, auditEntry(meta, startAudit));
+		started = { ...batched, created: true };
+	} else {
+		try {
+			started = await audited(
+				ctx.db,
+				meta,
+				(tx) => startRunRows(tx, newRun, idempotency),
+				// A replayed request started nothing: there is nothing to record.
+				(result) =>
+					result.created ? { ...startAudit, target: { type: 'run', id: result.runId } } : null
+			);
+		} catch (error) {
+			if (error instanceof IdempotencyMismatchError)
+				throw new ServiceError('conflict', error.message);
+			throw error;
+		}
 	}
 	if (started.created) await publish(ctx, started.events);
 	return { run: await loadRun(ctx, workspaceId, started.runId), created: started.created };

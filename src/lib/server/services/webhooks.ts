@@ -13,10 +13,22 @@ import { webhookBodyFormat, webhookRunInput, type WebhookBodyFormat } from './we
 import { startWorkflowRun, waitForRun } from './runs.ts';
 
 /**
- * Per webhook, counted after authentication so strangers cannot use up a sender's allowance: 60 calls
- * a minute (the former bucket of 60 refilled at 1 a second).
+ * Per webhook, its own `rateLimitPerSecond` in a window of one second, counted after authentication
+ * so strangers cannot use up a sender's allowance. Null when the webhook has no limit (0).
  */
-export const webhookRatePolicy: RatePolicy = { name: 'webhook', points: 60, duration: 60 };
+export function webhookRatePolicy(perSecond: number): RatePolicy | null {
+	if (perSecond === 0) return null;
+	return { name: `webhook-${perSecond}-per-second`, points: perSecond, duration: 1, dynamic: true };
+}
+/**
+ * Per client address, refused calls (unknown or disabled webhook, wrong token or signature): once an
+ * address has used them up, its calls are refused before any lookup, whatever the webhooks' limits.
+ */
+export const webhookRefusalPolicy: RatePolicy = {
+	name: 'webhook-refused-address',
+	points: 120,
+	duration: 60
+};
 /** How far an HMAC timestamp may be from the server clock, either way. */
 export const signatureWindowMs = 5 * 60_000;
 
@@ -95,15 +107,42 @@ const idempotencyKeyPattern = /^[\x21-\x7e]{1,200}$/;
 export async function admitWebhook(
 	ctx: ServiceContext,
 	triggerId: string,
-	headers: Pick<WebhookHeaders, 'authorization' | 'contentType'>
+	headers: Pick<WebhookHeaders, 'authorization' | 'contentType'>,
+	meta: RequestMeta
 ): Promise<AdmittedWebhook> {
-	const trigger = isUuid(triggerId) ? await triggers.getById(ctx.db, triggerId) : null;
-	if (trigger === null || trigger.kind !== 'webhook' || !trigger.enabled)
-		throw notFound('Webhook not found.');
-	const config = webhookConfigSchema.parse(trigger.config);
-	if (config.auth === 'token') verifyBearer(trigger, headers.authorization);
-	const format = webhookBodyFormat(headers.contentType);
-	return { trigger, config, format, [admitted]: true };
+	if (meta.ip !== null) {
+		const standing = await ctx.limiter.peek(meta.ip, webhookRefusalPolicy);
+		if (!standing.allowed)
+			throw new ServiceError('rate-limited', 'Too many refused webhook calls; slow down.', {
+				retryAfterSeconds: standing.retryAfterSeconds
+			});
+	}
+	return countingRefusals(ctx, meta, async () => {
+		const trigger = isUuid(triggerId) ? await triggers.getById(ctx.db, triggerId) : null;
+		if (trigger === null || trigger.kind !== 'webhook' || !trigger.enabled)
+			throw notFound('Webhook not found.');
+		const config = webhookConfigSchema.parse(trigger.config);
+		if (config.auth === 'token') verifyBearer(trigger, headers.authorization);
+		const format = webhookBodyFormat(headers.contentType);
+		return { trigger, config, format, [admitted]: true };
+	});
+}
+
+/** Runs `check`; a call it refuses as unknown or unauthenticated counts against the address. */
+async function countingRefusals<T>(
+	ctx: ServiceContext,
+	meta: RequestMeta,
+	check: () => T | Promise<T>
+): Promise<T> {
+	try {
+		return await check();
+	} catch (error) {
+		const refused =
+			error instanceof ServiceError &&
+			(error.type === 'not-found' || error.type === 'unauthorized');
+		if (refused && meta.ip !== null) await ctx.limiter.consume(meta.ip, webhookRefusalPolicy);
+		throw error;
+	}
 }
 
 /**
@@ -119,9 +158,13 @@ export async function receiveWebhook(
 	delivery: WebhookDelivery,
 	meta: RequestMeta
 ): Promise<{ run: Run; created: boolean; complete: boolean }> {
-	const signature = config.auth === 'hmac' ? verifySignature(ctx, trigger, delivery) : null;
-	const allowance = await ctx.limiter.consume(trigger.id, webhookRatePolicy);
-	if (!allowance.allowed) {
+	const signature =
+		config.auth === 'hmac'
+			? await countingRefusals(ctx, meta, () => verifySignature(ctx, trigger, delivery))
+			: null;
+	const policy = webhookRatePolicy(config.rateLimitPerSecond);
+	const allowance = policy === null ? null : await ctx.limiter.consume(trigger.id, policy);
+	if (allowance !== null && !allowance.allowed) {
 		throw new ServiceError('rate-limited', 'Too many calls to this webhook; slow down.', {
 			retryAfterSeconds: allowance.retryAfterSeconds
 		});

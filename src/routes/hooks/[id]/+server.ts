@@ -24,9 +24,9 @@ export const POST: RequestHandler = async (event) => {
 	const { services } = event.locals.runtime;
 	try {
 		const call = webhookHeaders(event.request.headers);
-		const webhook = await admitWebhook(services, event.params.id, call);
-		const delivery = { ...call, body: await readBody(event.request, webhook.config.maxBodyBytes) };
 		const meta = requestMeta(event);
+		const webhook = await admitWebhook(services, event.params.id, call, meta);
+		const delivery = { ...call, body: await readBody(event.request, webhook.config.maxBodyBytes) };
 		const { run, created, complete } = await receiveWebhook(services, webhook, delivery, meta);
 		const headers: Record<string, string> = created ? {} : { 'idempotent-replayed': 'true' };
 		if (!complete) return json({ runId: run.id, status: run.status }, { status: 202, headers });

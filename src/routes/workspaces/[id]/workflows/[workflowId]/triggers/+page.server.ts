@@ -25,6 +25,7 @@ const createFormSchema = z.object({
 	name: z.string().default(''),
 	auth: z.string().default('token'),
 	respond: z.string().default('accepted'),
+	rateLimitPerSecond: z.string().default(''),
 	cron: z.string().default(''),
 	timezone: z.string().default('UTC'),
 	missed: z.string().default('run-once'),
@@ -36,6 +37,7 @@ const createEcho = [
 	'name',
 	'auth',
 	'respond',
+	'rateLimitPerSecond',
 	'cron',
 	'timezone',
 	'missed',
@@ -43,6 +45,11 @@ const createEcho = [
 ];
 const triggerSchema = z.object({ triggerId: z.string({ error: 'Required.' }).min(1) });
 const toggleSchema = triggerSchema.extend({ enabled: z.enum(['true', 'false']) });
+const limitSchema = triggerSchema.extend({ rateLimitPerSecond: z.string().default('') });
+
+/** A number from a form field, blank for none; the schema says what is wrong with it (NaN too). */
+const formNumber = (text: string): number | undefined =>
+	text.trim() === '' ? undefined : Number(text.trim());
 
 const exampleOf: Record<InputField['type'], unknown> = {
 	string: 'text',
@@ -120,7 +127,11 @@ export const actions: Actions = {
 				name: form.name,
 				config:
 					form.kind === 'webhook'
-						? { auth: form.auth, respond: form.respond }
+						? {
+								auth: form.auth,
+								respond: form.respond,
+								rateLimitPerSecond: formNumber(form.rateLimitPerSecond)
+							}
 						: { cron: form.cron, timezone: form.timezone, missed: form.missed, input }
 			});
 			if (!parsed.success) {
@@ -141,6 +152,20 @@ export const actions: Actions = {
 			const patch = { enabled };
 			await updateTrigger(c.services, c.principal, id, workflowId, c.data.triggerId, patch, c.meta);
 			return { toggled: { triggerId: c.data.triggerId, enabled } };
+		}),
+	limit: (event) =>
+		runFormAction(event, limitSchema, ['intent', 'triggerId', 'rateLimitPerSecond'], async (c) => {
+			const { id, workflowId } = event.params;
+			const rateLimitPerSecond = formNumber(c.data.rateLimitPerSecond);
+			if (rateLimitPerSecond === undefined) {
+				const values: Record<string, string> = { ...c.data, intent: 'limit' };
+				const fields: Record<string, string> = { rateLimitPerSecond: 'Required.' };
+				const message = 'Give a number of calls a second, or 0 for no limit.';
+				return fail(400, { message, fields, values });
+			}
+			const patch = { config: { rateLimitPerSecond } };
+			await updateTrigger(c.services, c.principal, id, workflowId, c.data.triggerId, patch, c.meta);
+			return { limited: { triggerId: c.data.triggerId, rateLimitPerSecond } };
 		}),
 	rotate: (event) =>
 		runFormAction(event, triggerSchema, ['intent', 'triggerId'], async (c) => {

@@ -1,0 +1,301 @@
+// Webhook intake throughput: one server (in-process worker) answers an authenticated GET /api/v1/me
+// and POST /hooks/{id} of a two-node workflow (transform → output), accepted and result modes, at 10
+// and 100 connections, with autocannon, in the same run. Each webhook figure is reported beside the
+// /me figure at the same connections (baseline) and their ratio.
+// Targets on PostgreSQL: ≥ 1,000 runs/s accepted, ≥ 500 runs/s in result mode, zero errors (a non-2xx
+// answer counts as one). The embedded database (PGlite) is measured and reported without a target.
+// Run: node --experimental-strip-types --no-warnings=ExperimentalWarning bench/webhook.ts
+// BENCH_DATABASES=postgres,pglite (default both), BENCH_SECONDS=10 per measurement,
+// BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres (a scratch database is made there and
+// dropped), BENCH_CPU_PROF=<dir> starts the server with --cpu-prof into that folder.
+// Results are printed and written to bench/results/webhook.json.
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+import { buildIfStale, projectRoot } from '../scripts/build-if-stale.js';
+
+type Database = 'postgres' | 'pglite';
+type Mode = 'accepted' | 'result';
+
+const databases = (process.env.BENCH_DATABASES ?? 'postgres,pglite')
+	.split(',')
+	.map((name) => name.trim()) as Database[];
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const connectionCounts = [10, 100];
+const adminUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const targets: Record<Database, Record<Mode, number | null>> = {
+	postgres: { accepted: 1_000, result: 500 },
+	pglite: { accepted: null, result: null }
+};
+
+const workflow = {
+	inputs: [{ name: 'n', type: 'number', required: true }],
+	nodes: [
+		{ id: 'start', kind: 'input' },
+		{ id: 'double', kind: 'transform', config: { expression: 'n * 2' } },
+		{ id: 'done', kind: 'output' }
+	],
+	edges: [
+		{ from: 'start', to: 'double' },
+		{ from: 'double', to: 'done' }
+	]
+};
+
+interface Load {
+	requestsPerSecond: number;
+	requests: number;
+	errors: number;
+	latencyP50Ms: number;
+	latencyP99Ms: number;
+}
+
+interface Measurement {
+	database: Database;
+	mode: Mode;
+	connections: number;
+	/** Runs a second (2xx answers). */
+	value: number;
+	/** GET /api/v1/me a second on the same server at the same connections. */
+	baseline: number;
+	ratio: number;
+	target: number | null;
+	errors: number;
+	met: boolean | null;
+	latencyP50Ms: number;
+	latencyP99Ms: number;
+}
+
+async function load(
+	url: string,
+	connections: number,
+	options: { method?: 'GET' | 'POST'; headers: Record<string, string>; body?: string },
+	duration = seconds
+): Promise<Load> {
+	const result = await autocannon({
+		url,
+		connections,
+		duration,
+		method: options.method ?? 'GET',
+		headers: options.headers,
+		body: options.body,
+		timeout: 60
+	});
+	return {
+		requestsPerSecond: result.requests.mean,
+		requests: result.requests.total,
+		errors: result.errors + result.timeouts + result.non2xx,
+		latencyP50Ms: result.latency.p50,
+		latencyP99Ms: result.latency.p99
+	};
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, limitMs = 120_000) {
+	const deadline = Date.now() + limitMs;
+	while (!(await check().catch(() => false))) {
+		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+		await new Promise((resolve) => setTimeout(resolve, 200));
+	}
+}
+
+/** Starts server.js on a fresh database; `stop` ends it and removes what it made, also after a failure. */
+async function startServer(database: Database) {
+	const port = 4900 + Math.floor(Math.random() * 500);
+	const dataDir = await mkdtemp(path.join(os.tmpdir(), 'awe-bench-webhook-'));
+	const cleanups: (() => Promise<void>)[] = [() => rm(dataDir, { recursive: true, force: true })];
+	const env: Record<string, string> = {
+		PATH: process.env.PATH ?? '',
+		PORT: String(port),
+		HOST: '127.0.0.1',
+		DATA_DIR: dataDir,
+		LOG_LEVEL: 'warn',
+		BCRYPT_COST: '10',
+		IN_PROCESS_WORKER: 'true'
+	};
+	let child: ChildProcess | null = null;
+	const stop = async () => {
+		if (child && child.exitCode === null && child.signalCode === null) {
+			const exited = new Promise((resolve) => child?.once('exit', resolve));
+			child.kill('SIGTERM');
+			await exited;
+		}
+		for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+	};
+	try {
+		if (database === 'postgres') {
+			const name = `awe_bench_webhook_${randomBytes(4).toString('hex')}`;
+			const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+			try {
+				await admin.unsafe(`create database ${name}`);
+			} finally {
+				await admin.end({ timeout: 5 });
+			}
+			cleanups.push(async () => {
+				const drop = postgres(adminUrl, { max: 1, onnotice: () => {} });
+				try {
+					await drop.unsafe(`drop database if exists ${name} with (force)`);
+				} finally {
+					await drop.end({ timeout: 5 });
+				}
+			});
+			const url = new URL(adminUrl);
+			url.pathname = `/${name}`;
+			env.DATABASE_URL = url.toString();
+			env.AWE_SECRET_KEY = 'bench-secret-key-0123456789abcdefghij';
+		}
+		const profileDir = process.env.BENCH_CPU_PROF;
+		const args = profileDir
+			? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, 'server.js']
+			: ['server.js'];
+		child = spawn(process.execPath, args, { cwd: projectRoot, env, stdio: 'inherit' });
+		const base = `http://127.0.0.1:${port}`;
+		await waitFor(async () => (await fetch(`${base}/readyz`)).ok, 'the server to start');
+		return { base, stop };
+	} catch (error) {
+		await stop();
+		throw error;
+	}
+}
+
+async function prepare(base: string) {
+	const signup = await fetch(`${base}/signup`, {
+		method: 'POST',
+		redirect: 'manual',
+		headers: {
+			accept: 'text/html',
+			origin: base,
+			'content-type': 'application/x-www-form-urlencoded'
+		},
+		body: new URLSearchParams({
+			name: 'Bench',
+			email: `bench-${Date.now()}@example.com`,
+			password: 'bench mark pass phrase'
+		})
+	});
+	const cookie = signup.headers
+		.getSetCookie()
+		.map((line) => line.split(';')[0])
+		.join('; ');
+	if (!cookie.includes('awe_session'))
+		throw new Error(`sign-up gave no session (${signup.status})`);
+	const call = async <T>(route: string, method = 'GET', body?: unknown): Promise<T> => {
+		const response = await fetch(base + route, {
+			method,
+			headers: { cookie, origin: base, 'content-type': 'application/json' },
+			body: body === undefined ? undefined : JSON.stringify(body)
+		});
+		if (!response.ok)
+			throw new Error(`${method} ${route}: ${response.status} ${await response.text()}`);
+		return (await response.json()) as T;
+	};
+	const [workspace] = await call<{ id: string }[]>('/api/v1/workspaces');
+	if (!workspace) throw new Error('no workspace');
+	const workspaceBase = `/api/v1/workspaces/${workspace.id}`;
+	const { id: workflowId } = await call<{ id: string }>(`${workspaceBase}/workflows`, 'POST', {
+		name: 'Bench',
+		definition: workflow
+	});
+	await call(`${workspaceBase}/workflows/${workflowId}/versions/1/publish`, 'POST', {});
+	const hooks = {} as Record<Mode, { path: string; secret: string }>;
+	for (const respond of ['accepted', 'result'] as const) {
+		const trigger = await call<{ path: string; secret: string }>(
+			`${workspaceBase}/workflows/${workflowId}/triggers`,
+			'POST',
+			{ kind: 'webhook', name: respond, config: { respond, rateLimitPerSecond: 0 } }
+		);
+		hooks[respond] = trigger;
+	}
+	const activeRuns = async () =>
+		(
+			await call<{ runs: unknown[] }>(
+				`${workspaceBase}/runs?status=queued,running&limit=1&workflowId=${workflowId}`
+			)
+		).runs.length;
+	return { cookie, hooks, activeRuns };
+}
+
+const measurements: Measurement[] = [];
+const fmt = (n: number, width = 7) => n.toFixed(0).padStart(width);
+
+for (const database of databases) {
+	buildIfStale();
+	const server = await startServer(database);
+	try {
+		const { cookie, hooks, activeRuns } = await prepare(server.base);
+		const hookCall = (mode: Mode) => ({
+			method: 'POST' as const,
+			headers: {
+				authorization: `Bearer ${hooks[mode].secret}`,
+				'content-type': 'application/json'
+			},
+			body: JSON.stringify({ n: 21 })
+		});
+		const me = { headers: { cookie } };
+		const drained = () =>
+			waitFor(async () => (await activeRuns()) === 0, 'queued runs to finish', 600_000);
+		// Warm up the JIT, the pools and the caches on every path before measuring.
+		await load(`${server.base}/api/v1/me`, 10, me, 2);
+		await load(server.base + hooks.accepted.path, 10, hookCall('accepted'), 2);
+		await drained();
+		await load(server.base + hooks.result.path, 10, hookCall('result'), 2);
+		for (const connections of connectionCounts) {
+			const baseline = await load(`${server.base}/api/v1/me`, connections, me);
+			for (const mode of ['accepted', 'result'] as const) {
+				const measured = await load(server.base + hooks[mode].path, connections, hookCall(mode));
+				await drained();
+				const target = targets[database][mode];
+				const entry: Measurement = {
+					database,
+					mode,
+					connections,
+					value: Math.round(measured.requestsPerSecond),
+					baseline: Math.round(baseline.requestsPerSecond),
+					ratio: Number((measured.requestsPerSecond / baseline.requestsPerSecond).toFixed(3)),
+					target,
+					errors: measured.errors + baseline.errors,
+					met:
+						target === null
+							? null
+							: measured.requestsPerSecond >= target && measured.errors + baseline.errors === 0,
+					latencyP50Ms: measured.latencyP50Ms,
+					latencyP99Ms: measured.latencyP99Ms
+				};
+				measurements.push(entry);
+				console.log(
+					`  ${database.padEnd(8)} ${mode.padEnd(8)} ${String(connections).padStart(3)} conn: ${fmt(entry.value)} runs/s` +
+						`  (GET /me ${fmt(entry.baseline)} req/s, ratio ${entry.ratio.toFixed(2)})` +
+						`  p50 ${entry.latencyP50Ms} ms p99 ${entry.latencyP99Ms} ms  errors ${entry.errors}` +
+						(target === null ? '' : `  target ≥ ${target}: ${entry.met ? 'MET' : 'NOT MET'}`)
+				);
+			}
+		}
+	} finally {
+		await server.stop();
+	}
+}
+
+await mkdir(path.join(projectRoot, 'bench/results'), { recursive: true });
+await writeFile(
+	path.join(projectRoot, 'bench/results/webhook.json'),
+	JSON.stringify(
+		{
+			at: new Date().toISOString(),
+			machine: { cpus: os.cpus().length, node: process.version },
+			command: 'node --experimental-strip-types --no-warnings=ExperimentalWarning bench/webhook.ts',
+			secondsPerMeasurement: seconds,
+			workflow: 'input → transform → output, in-process worker',
+			target: 'PostgreSQL: ≥ 1000 runs/s accepted, ≥ 500 runs/s result, zero errors',
+			measurements
+		},
+		null,
+		2
+	) + '\n'
+);
+const missed = measurements.filter((entry) => entry.met === false);
+if (missed.length > 0) {
+	console.log(`${missed.length} target(s) not met`);
+	process.exitCode = 1;
+}
