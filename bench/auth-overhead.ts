@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { buildIfStale, projectRoot } from '../scripts/build-if-stale.js';
 import { freePort, startProcess } from '../tests/helpers/processes.ts';
 import { finish, report, result, round } from './report.ts';
+import { signUpForSession } from './session.ts';
 
 const requests = Number(process.env.BENCH_REQUESTS ?? 3000);
 const warmup = 300;
@@ -49,26 +50,7 @@ const server = await startProcess(process.execPath, ['server.js'], {
 });
 
 try {
-	const signup = await fetch(`${base}/signup`, {
-		method: 'POST',
-		redirect: 'manual',
-		headers: {
-			accept: 'text/html',
-			origin: base,
-			'content-type': 'application/x-www-form-urlencoded'
-		},
-		body: new URLSearchParams({
-			name: 'Bench',
-			email: `bench-${Date.now()}@example.com`,
-			password: 'bench mark pass phrase'
-		})
-	});
-	const cookie = signup.headers
-		.getSetCookie()
-		.map((line) => line.split(';')[0])
-		.join('; ');
-	if (!cookie.includes('awe_session'))
-		throw new Error(`sign-up gave no session (status ${signup.status})`);
+	const cookie = await signUpForSession(base);
 
 	type Measurement = { p50: number; p99: number; rps: number };
 

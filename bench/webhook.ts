@@ -8,15 +8,18 @@
 // BENCH_DATABASES=postgres,pglite (default both), BENCH_SECONDS=10 per measurement,
 // BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres (a scratch database is made there and
 // dropped), BENCH_CPU_PROF=<dir> starts the server with --cpu-prof into that folder.
-// Results are printed and written to bench/results/webhook.json.
+// Part of `npm run bench`; alone, it writes bench/results/webhook.json (bench/report.ts).
 import autocannon from 'autocannon';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { buildIfStale, projectRoot } from '../scripts/build-if-stale.js';
+import { waitUntil } from '../tests/helpers/deadline.ts';
+import { freePort, startProcess } from '../tests/helpers/processes.ts';
+import { finish, report, result, type Result } from './report.ts';
+import { signUpForSession } from './session.ts';
 
 type Database = 'postgres' | 'pglite';
 type Mode = 'accepted' | 'result';
@@ -53,22 +56,6 @@ interface Load {
 	latencyP99Ms: number;
 }
 
-interface Measurement {
-	database: Database;
-	mode: Mode;
-	connections: number;
-	/** Runs a second (2xx answers). */
-	value: number;
-	/** GET /api/v1/me a second on the same server at the same connections. */
-	baseline: number;
-	ratio: number;
-	target: number | null;
-	errors: number;
-	met: boolean | null;
-	latencyP50Ms: number;
-	latencyP99Ms: number;
-}
-
 async function load(
 	url: string,
 	connections: number,
@@ -93,19 +80,14 @@ async function load(
 	};
 }
 
-async function waitFor(check: () => Promise<boolean>, what: string, limitMs = 120_000) {
-	const deadline = Date.now() + limitMs;
-	while (!(await check().catch(() => false))) {
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 200));
-	}
-}
-
 /** Starts server.js on a fresh database; `stop` ends it and removes what it made, also after a failure. */
 async function startServer(database: Database) {
-	const port = 4900 + Math.floor(Math.random() * 500);
+	const port = await freePort();
 	const dataDir = await mkdtemp(path.join(os.tmpdir(), 'awe-bench-webhook-'));
 	const cleanups: (() => Promise<void>)[] = [() => rm(dataDir, { recursive: true, force: true })];
+	const cleanup = async () => {
+		for (const step of cleanups.reverse()) await step().catch(() => {});
+	};
 	const env: Record<string, string> = {
 		PATH: process.env.PATH ?? '',
 		PORT: String(port),
@@ -114,15 +96,6 @@ async function startServer(database: Database) {
 		LOG_LEVEL: 'warn',
 		BCRYPT_COST: '10',
 		IN_PROCESS_WORKER: 'true'
-	};
-	let child: ChildProcess | null = null;
-	const stop = async () => {
-		if (child && child.exitCode === null && child.signalCode === null) {
-			const exited = new Promise((resolve) => child?.once('exit', resolve));
-			child.kill('SIGTERM');
-			await exited;
-		}
-		for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
 	};
 	try {
 		if (database === 'postgres') {
@@ -146,41 +119,37 @@ async function startServer(database: Database) {
 			env.DATABASE_URL = url.toString();
 			env.AWE_SECRET_KEY = 'bench-secret-key-0123456789abcdefghij';
 		}
-		const profileDir = process.env.BENCH_CPU_PROF;
-		const args = profileDir
-			? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, 'server.js']
-			: ['server.js'];
-		child = spawn(process.execPath, args, { cwd: projectRoot, env, stdio: 'inherit' });
-		const base = `http://127.0.0.1:${port}`;
-		await waitFor(async () => (await fetch(`${base}/readyz`)).ok, 'the server to start');
-		return { base, stop };
 	} catch (error) {
-		await stop();
+		await cleanup();
 		throw error;
 	}
+	const profileDir = process.env.BENCH_CPU_PROF;
+	const base = `http://127.0.0.1:${port}`;
+	const server = await startProcess(
+		process.execPath,
+		profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, 'server.js'] : ['server.js'],
+		{
+			name: `server.js on ${database}`,
+			cwd: projectRoot,
+			env,
+			ready: {
+				what: 'GET /readyz to answer 200',
+				baseMs: 120_000,
+				intervalMs: 200,
+				check: () =>
+					fetch(`${base}/readyz`).then(
+						(response) => response.ok,
+						() => false
+					)
+			},
+			cleanup
+		}
+	);
+	return { base, stop: () => server.stop() };
 }
 
 async function prepare(base: string) {
-	const signup = await fetch(`${base}/signup`, {
-		method: 'POST',
-		redirect: 'manual',
-		headers: {
-			accept: 'text/html',
-			origin: base,
-			'content-type': 'application/x-www-form-urlencoded'
-		},
-		body: new URLSearchParams({
-			name: 'Bench',
-			email: `bench-${Date.now()}@example.com`,
-			password: 'bench mark pass phrase'
-		})
-	});
-	const cookie = signup.headers
-		.getSetCookie()
-		.map((line) => line.split(';')[0])
-		.join('; ');
-	if (!cookie.includes('awe_session'))
-		throw new Error(`sign-up gave no session (${signup.status})`);
+	const cookie = await signUpForSession(base);
 	const call = async <T>(route: string, method = 'GET', body?: unknown): Promise<T> => {
 		const response = await fetch(base + route, {
 			method,
@@ -217,8 +186,8 @@ async function prepare(base: string) {
 	return { cookie, hooks, activeRuns };
 }
 
-const measurements: Measurement[] = [];
-const fmt = (n: number, width = 7) => n.toFixed(0).padStart(width);
+const results: Result[] = [];
+const latencies: Record<string, { p50Ms: number; p99Ms: number }> = {};
 
 for (const database of databases) {
 	buildIfStale();
@@ -235,7 +204,11 @@ for (const database of databases) {
 		});
 		const me = { headers: { cookie } };
 		const drained = () =>
-			waitFor(async () => (await activeRuns()) === 0, 'queued runs to finish', 600_000);
+			waitUntil(async () => (await activeRuns()) === 0, {
+				what: 'the queued runs to finish',
+				baseMs: 600_000,
+				intervalMs: 200
+			});
 		// Warm up the JIT, the pools and the caches on every path before measuring.
 		await load(`${server.base}/api/v1/me`, 10, me, 2);
 		await load(server.base + hooks.accepted.path, 10, hookCall('accepted'), 2);
@@ -247,29 +220,26 @@ for (const database of databases) {
 				const measured = await load(server.base + hooks[mode].path, connections, hookCall(mode));
 				await drained();
 				const target = targets[database][mode];
-				const entry: Measurement = {
-					database,
-					mode,
-					connections,
-					value: Math.round(measured.requestsPerSecond),
-					baseline: Math.round(baseline.requestsPerSecond),
-					ratio: Number((measured.requestsPerSecond / baseline.requestsPerSecond).toFixed(3)),
-					target,
-					errors: measured.errors + baseline.errors,
-					met:
-						target === null
-							? null
-							: measured.requestsPerSecond >= target && measured.errors + baseline.errors === 0,
-					latencyP50Ms: measured.latencyP50Ms,
-					latencyP99Ms: measured.latencyP99Ms
-				};
-				measurements.push(entry);
-				console.log(
-					`  ${database.padEnd(8)} ${mode.padEnd(8)} ${String(connections).padStart(3)} conn: ${fmt(entry.value)} runs/s` +
-						`  (GET /me ${fmt(entry.baseline)} req/s, ratio ${entry.ratio.toFixed(2)})` +
-						`  p50 ${entry.latencyP50Ms} ms p99 ${entry.latencyP99Ms} ms  errors ${entry.errors}` +
-						(target === null ? '' : `  target ≥ ${target}: ${entry.met ? 'MET' : 'NOT MET'}`)
+				const label = `${database}, ${mode}, ${connections} connections`;
+				results.push(
+					result({
+						metric: `webhook runs/s, ${label}`,
+						value: measured.requestsPerSecond,
+						unit: 'runs/s',
+						baseline: {
+							value: baseline.requestsPerSecond,
+							is: 'GET /api/v1/me with a session, same server, same connections'
+						},
+						...(target === null ? {} : { target: { of: 'value', op: '>=', value: target } })
+					}),
+					result({
+						metric: `errors (non-2xx, timeouts), ${label}`,
+						value: measured.errors + baseline.errors,
+						unit: 'responses',
+						...(target === null ? {} : { target: { of: 'value', op: '==', value: 0 } })
+					})
 				);
+				latencies[label] = { p50Ms: measured.latencyP50Ms, p99Ms: measured.latencyP99Ms };
 			}
 		}
 	} finally {
@@ -277,25 +247,10 @@ for (const database of databases) {
 	}
 }
 
-await mkdir(path.join(projectRoot, 'bench/results'), { recursive: true });
-await writeFile(
-	path.join(projectRoot, 'bench/results/webhook.json'),
-	JSON.stringify(
-		{
-			at: new Date().toISOString(),
-			machine: { cpus: os.cpus().length, node: process.version },
-			command: 'node --experimental-strip-types --no-warnings=ExperimentalWarning bench/webhook.ts',
-			secondsPerMeasurement: seconds,
-			workflow: 'input → transform → output, in-process worker',
-			target: 'PostgreSQL: ≥ 1000 runs/s accepted, ≥ 500 runs/s result, zero errors',
-			measurements
-		},
-		null,
-		2
-	) + '\n'
+await finish(
+	report('webhook', results, {
+		secondsPerMeasurement: seconds,
+		workflow: 'input → transform → output, in-process worker',
+		latencies
+	})
 );
-const missed = measurements.filter((entry) => entry.met === false);
-if (missed.length > 0) {
-	console.log(`${missed.length} target(s) not met`);
-	process.exitCode = 1;
-}
