@@ -539,7 +539,7 @@ export async function applyWaitEffect(
 			select ${run.id}::uuid, ${run.workspace_id}::uuid, ${step.nodeId}, i.iteration, ${body?.kind ?? 'unknown'},
 				i.status::step_status, i.input, case when i.status = 'ready' then clock_timestamp() end
 			from jsonb_to_recordset(${JSON.stringify(items)}::jsonb) as i(iteration int, status text, input jsonb)
-			on conflict (run_id, node_id, iteration) do nothing
+			on conflict (run_id, node_id, iteration, path) do nothing
 		`);
 		log.wake = true;
 		return null;

@@ -11,3 +11,4 @@ export * from './runs.ts';
 export * from './credentials.ts';
 export * from './tools.ts';
 export * from './realtime.ts';
+export * from './agents.ts';

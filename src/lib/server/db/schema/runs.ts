@@ -93,6 +93,11 @@ export const runSteps = pgTable(
 		nodeId: text('node_id').notNull(),
 		/** -1 for a node's own step; 0… for the iterations of a map node. */
 		iteration: integer('iteration').notNull().default(-1),
+		/**
+		 * '' for a node's step and a map's iterations; a child's place under its parent otherwise: an
+		 * agent's turn `t3`, a tool call of that turn `t3.c1` (see engine/children.ts).
+		 */
+		path: text('path').notNull().default(''),
 		kind: text('kind').notNull(),
 		status: stepStatus('status').notNull().default('pending'),
 		input: jsonb('input'),
@@ -117,7 +122,7 @@ export const runSteps = pgTable(
 		finishedAt: timestamp('finished_at', { withTimezone: true })
 	},
 	(table) => [
-		uniqueIndex('run_steps_node_idx').on(table.runId, table.nodeId, table.iteration),
+		uniqueIndex('run_steps_node_idx').on(table.runId, table.nodeId, table.iteration, table.path),
 		index('run_steps_due_idx')
 			.on(table.dueAt)
 			.where(sql`${table.status} in ('ready', 'waiting', 'running')`)

@@ -1,4 +1,6 @@
 import {
+	bigint,
+	doublePrecision,
 	index,
 	pgEnum,
 	pgTable,
@@ -18,6 +20,9 @@ export const workspaces = pgTable(
 		id: uuid('id').primaryKey().defaultRandom(),
 		name: text('name').notNull(),
 		slug: text('slug').notNull(),
+		/** Spending limits per calendar month (UTC) for model calls; null: none. */
+		monthlyCostLimitUsd: doublePrecision('monthly_cost_limit_usd'),
+		monthlyTokenLimit: bigint('monthly_token_limit', { mode: 'number' }),
 		createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow()
 	},
 	(table) => [uniqueIndex('workspaces_slug_idx').on(table.slug)]
