@@ -115,7 +115,9 @@ export async function createEngineHarness(
 	async function steps(runId: string) {
 		const all = await runsDb.listSteps(database.db, runId);
 		return Object.fromEntries(
-			all.filter((step) => step.iteration < 0).map((step) => [step.nodeId, step])
+			all
+				.filter((step) => step.iteration < 0 && step.path === '')
+				.map((step) => [step.nodeId, step])
 		);
 	}
 

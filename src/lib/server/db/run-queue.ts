@@ -10,6 +10,8 @@ export interface ClaimedStep {
 	workspaceId: string;
 	nodeId: string;
 	iteration: number;
+	/** '' for node steps and map iterations; a child step's place under its parent (engine/children.ts). */
+	path: string;
 	kind: string;
 	/** The status it was claimed from: ready (a fresh attempt), waiting (woken) or running (lease expired). */
 	claimedFrom: 'ready' | 'waiting' | 'running';
@@ -50,6 +52,7 @@ export interface SnapshotStep {
 	id: string;
 	node_id: string;
 	iteration: number;
+	path: string;
 	status:
 		'pending' | 'ready' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
 	branch: string | null;
@@ -65,18 +68,24 @@ export interface FinishedStep {
 	branch: string | null;
 }
 
+/** A node's own step: not an iteration of a map, not a child of another step. */
+export function isNodeStep(step: { iteration: number; path: string }): boolean {
+	return step.iteration < 0 && step.path === '';
+}
+
 /** The succeeded node steps among a run's steps, with their outputs. */
 export function finishedSteps(
 	steps: {
 		node_id: string;
 		iteration: number;
+		path: string;
 		status: string;
 		branch: string | null;
 		output?: unknown;
 	}[]
 ): FinishedStep[] {
 	return steps
-		.filter((step) => step.iteration < 0 && step.status === 'succeeded')
+		.filter((step) => isNodeStep(step) && step.status === 'succeeded')
 		.map((step) => ({ nodeId: step.node_id, output: step.output ?? null, branch: step.branch }));
 }
 
@@ -86,6 +95,7 @@ interface ClaimRow {
 	workspace_id: string;
 	node_id: string;
 	iteration: number;
+	path: string;
 	kind: string;
 	claimed_from: 'ready' | 'waiting' | 'running';
 	input: unknown;
@@ -130,7 +140,7 @@ export async function claimDueSteps(
 				due_at = clock_timestamp() + make_interval(secs => ${options.leaseMs / 1000}),
 				started_at = coalesce(s.started_at, clock_timestamp())
 			from due where s.id = due.id
-			returning s.id, s.run_id, s.workspace_id, s.node_id, s.iteration, s.kind, due.status as claimed_from,
+			returning s.id, s.run_id, s.workspace_id, s.node_id, s.iteration, s.path, s.kind, due.status as claimed_from,
 				s.input, s.state, s.error, s.attempt, s.lease_epoch
 		),
 		per_run as (select run_id, count(*)::int as n from claimed group by run_id),
@@ -155,8 +165,8 @@ export async function claimDueSteps(
 				bumped.parent_run_id,
 				case when seen.event_seq = bumped.base_seq then (
 					select jsonb_agg(jsonb_build_object('id', s.id, 'node_id', s.node_id, 'iteration', s.iteration,
-						'status', s.status, 'branch', s.branch, 'attempt', s.attempt, 'lease_epoch', s.lease_epoch,
-						'output', case when s.status = 'succeeded' and s.iteration < 0 then s.output end))
+						'path', s.path, 'status', s.status, 'branch', s.branch, 'attempt', s.attempt, 'lease_epoch', s.lease_epoch,
+						'output', case when s.status = 'succeeded' and s.iteration < 0 and s.path = '' then s.output end))
 					from run_steps s where s.run_id = bumped.id
 				) end as steps
 			from bumped join runs seen on seen.id = bumped.id
@@ -166,6 +176,7 @@ export async function claimDueSteps(
 			select run_id, event_seq, workspace_id, 'step.started', id, node_id,
 				jsonb_build_object('attempt', attempt, 'iteration', iteration, 'resumed', claimed_from = 'waiting',
 					'recovered', claimed_from = 'running')
+					|| case when path <> '' then jsonb_build_object('path', path, 'kind', kind) else '{}'::jsonb end
 			from numbered
 		)
 		select numbered.*, snapshots.seq, snapshots.run_status, snapshots.parent_step_id,
@@ -211,6 +222,7 @@ export async function claimDueSteps(
 			workspaceId: row.workspace_id,
 			nodeId: row.node_id,
 			iteration: row.iteration,
+			path: row.path,
 			kind: row.kind,
 			claimedFrom: row.claimed_from,
 			input: row.input,
@@ -257,7 +269,7 @@ export async function nextDueAt(db: Db): Promise<Date | null> {
 export async function succeededOutputs(db: Db, runId: string): Promise<FinishedStep[]> {
 	const result = await db.execute(sql`
 		select node_id, output, branch from run_steps
-		where run_id = ${runId} and iteration = -1 and status = 'succeeded'
+		where run_id = ${runId} and iteration = -1 and path = '' and status = 'succeeded'
 	`);
 	return rows<{ node_id: string; output: unknown; branch: string | null }>(result).map((row) => ({
 		nodeId: row.node_id,

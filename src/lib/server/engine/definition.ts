@@ -221,8 +221,12 @@ function checkNodeConfig(
 	insideMap: boolean
 ): unknown {
 	const kind = kinds.get(node.kind);
-	if (!kind) {
-		const known = [...kinds.keys()].join(', ');
+	// Child kinds execute the pieces of another step (an agent's turns): never a node of their own.
+	if (!kind || kind.childOnly) {
+		const known = [...kinds.values()]
+			.filter((each) => !each.childOnly)
+			.map((each) => each.kind)
+			.join(', ');
 		report({
 			nodeId: node.id,
 			path: `${path}.kind`,

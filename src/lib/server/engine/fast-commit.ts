@@ -5,6 +5,7 @@ import { rows } from '../db/migrate.ts';
 import {
 	finishedSteps,
 	stepsChannel,
+	isNodeStep,
 	type ClaimedStep,
 	type RunSnapshot,
 	type SnapshotStep
@@ -58,7 +59,7 @@ export async function planCommit(
 	result: { output: unknown; branch?: string; logs?: StepLogEntry[] },
 	claim: ClaimOnCommit | null
 ): Promise<PlannedCommit | null> {
-	if (step.iteration >= 0) return null;
+	if (!isNodeStep(step)) return null;
 	const steps = snapshot.steps.map((row) => ({ ...row }));
 	const mine = steps.find((row) => row.id === step.id);
 	if (!mine || mine.status !== 'running' || mine.lease_epoch !== step.leaseEpoch) return null;
@@ -75,9 +76,7 @@ export async function planCommit(
 		nodeId: step.nodeId,
 		data: { branch: result.branch ?? null }
 	});
-	const nodes = new Map<string, StepRow>(
-		steps.filter((row) => row.iteration < 0).map((row) => [row.node_id, row])
-	);
+	const nodes = new Map<string, StepRow>(steps.filter(isNodeStep).map((row) => [row.node_id, row]));
 	const decisions = decideSuccessors(graph, step.nodeId, nodes, claim?.limit ?? 0);
 	for (const skipped of decisions.skipped) {
 		events.push({ type: 'step.skipped', stepId: skipped.id, nodeId: skipped.node_id });

@@ -185,7 +185,7 @@ export async function rerunRun(
 		if (!old) throw new Error('run not found');
 		const graph = buildGraph(old.definition);
 		const past = await tx.execute(sql`
-			select node_id, status, input, output, branch from run_steps where run_id = ${source.runId} and iteration = -1
+			select node_id, status, input, output, branch from run_steps where run_id = ${source.runId} and iteration = -1 and path = ''
 		`);
 		const redo =
 			source.fromNodeId === null ? new Set<string>() : descendantsOf(graph, source.fromNodeId);

@@ -4,16 +4,19 @@ import type { Db } from '../db/index.ts';
 import { createRedactor, createStreamRedactor } from '../credentials/redact.ts';
 import type { DeltaPublisher } from '../bus/deltas.ts';
 import { rows } from '../db/migrate.ts';
-import { succeededOutputs, type ClaimedStep } from '../db/run-queue.ts';
+import { isNodeStep, succeededOutputs, type ClaimedStep } from '../db/run-queue.ts';
 import type { RunError } from '../db/schema/index.ts';
 import { retryPolicySchema, type RetryPolicy, type WorkflowNode } from '../../schemas/workflow.ts';
 import type { KindRegistry, WorkflowGraph } from './definition.ts';
 import {
 	StepFailure,
+	type ChildStep,
+	type ModelUsageRecord,
 	type StepLogEntry,
 	type StepLookup,
 	type StepOutcome
 } from './kinds/types.ts';
+import { childFinished } from './children.ts';
 import {
 	EventLog,
 	applyWaitEffect,
@@ -34,7 +37,13 @@ import type { RunEventMessage } from '../channels.ts';
 export type ExecutionResult =
 	| Exclude<StepOutcome, { type: 'wait' }>
 	| (Extract<StepOutcome, { type: 'wait' }> & { logs?: StepLogEntry[] })
-	| { type: 'failed'; error: RunError; retryable: boolean; logs?: StepLogEntry[] };
+	| {
+			type: 'failed';
+			error: RunError;
+			retryable: boolean;
+			logs?: StepLogEntry[];
+			usage?: ModelUsageRecord[];
+	  };
 
 /** The lease was taken over, or the run ended, while the step executed: its result is dropped. */
 export class StaleLeaseError extends Error {
@@ -54,13 +63,24 @@ export interface StepRunnerDeps {
 	deltas?: DeltaPublisher;
 }
 
-/** The node a step executes: the node itself, or the body of its map for an iteration. */
-export function nodeForStep(graph: WorkflowGraph, step: Pick<ClaimedStep, 'nodeId' | 'iteration'>) {
+/**
+ * The node a step executes: the node itself, or the body of its map for an iteration; a child step
+ * executes its own kind with the config of the node (or body) it belongs to.
+ */
+export function nodeForStep(
+	graph: WorkflowGraph,
+	step: Pick<ClaimedStep, 'nodeId' | 'iteration' | 'path' | 'kind'>
+) {
 	const node = graph.nodes.get(step.nodeId);
 	if (!node) return null;
-	if (step.iteration < 0) return node;
-	const body = (node.config as { node: Omit<WorkflowNode, 'id'> }).node;
-	return { ...body, id: node.id } as WorkflowNode;
+	const own =
+		step.iteration < 0
+			? node
+			: ({
+					...(node.config as { node: Omit<WorkflowNode, 'id'> }).node,
+					id: node.id
+				} as WorkflowNode);
+	return step.path === '' ? own : { ...own, kind: step.kind };
 }
 
 /**
@@ -96,7 +116,7 @@ async function executeNode(
 		};
 	}
 	// Nothing can have finished before a run's input node.
-	const isFirst = step.nodeId === graph.inputNodeId && step.iteration < 0;
+	const isFirst = step.nodeId === graph.inputNodeId && isNodeStep(step);
 	const finished = new Map(
 		(step.finished ?? (isFirst ? [] : await succeededOutputs(deps.db, step.runId))).map((row) => [
 			row.nodeId,
@@ -152,6 +172,7 @@ async function executeNode(
 					workspaceId: step.workspaceId,
 					nodeId: step.nodeId,
 					iteration: step.iteration,
+					path: step.path,
 					attempt: step.attempt,
 					idempotencyKey: idempotencyKeyOf(step),
 					input,
@@ -183,7 +204,11 @@ async function executeNode(
 	} catch (error) {
 		if (error instanceof StepFailure) {
 			const failed = failure(error.code, error.message, error.retryable);
-			return { input, result: scrub(error.logs ? { ...failed, logs: error.logs } : failed) };
+			const { logs, usage } = error;
+			return {
+				input,
+				result: scrub({ ...failed, ...(logs && { logs }), ...(usage && { usage }) })
+			};
 		}
 		if (signal.aborted) throw signal.reason;
 		const message = error instanceof Error ? error.message : String(error);
@@ -234,11 +259,14 @@ export function storableResult(result: ExecutionResult): ExecutionResult {
 
 /**
  * The same on every attempt of a step, and different for every step: `run:node` for a node's own
- * step, `run:node:i` for iteration i of a map.
+ * step, `run:node:i` for iteration i of a map, and the child's path after that for a child step
+ * (`run:node:t2:c1` for the second tool call of an agent's third turn).
  */
-export function idempotencyKeyOf(step: Pick<ClaimedStep, 'runId' | 'nodeId' | 'iteration'>) {
-	const key = `${step.runId}:${step.nodeId}`;
-	return step.iteration < 0 ? key : `${key}:${step.iteration}`;
+export function idempotencyKeyOf(
+	step: Pick<ClaimedStep, 'runId' | 'nodeId' | 'iteration' | 'path'>
+) {
+	const key = `${step.runId}:${step.nodeId}${step.iteration < 0 ? '' : `:${step.iteration}`}`;
+	return step.path === '' ? key : `${key}:${step.path.replaceAll(/[./]/g, ':')}`;
 }
 
 function failure(
@@ -283,10 +311,53 @@ function createLookup(db: Db, step: ClaimedStep): StepLookup {
 		async iterations() {
 			const result = await db.execute(sql`
 				select status, output, error from run_steps
-				where run_id = ${step.runId} and node_id = ${step.nodeId} and iteration >= 0
+				where run_id = ${step.runId} and node_id = ${step.nodeId} and iteration >= 0 and path = ''
 				order by iteration
 			`);
 			return rows<{ status: string; output: unknown; error: RunError | null }>(result);
+		},
+		async children(path = step.path) {
+			const under = path === '' ? '' : `${path}/`;
+			const result = await db.execute(sql`
+				select path, kind, status, input, output, error from run_steps
+				where run_id = ${step.runId} and node_id = ${step.nodeId} and iteration = ${step.iteration}
+					and path <> ${path} and path like ${`${under}%`} and path not like ${`${under}%/%`}
+				order by created_at, path
+			`);
+			return rows<ChildStep>(result);
+		},
+		async spending() {
+			const result = await db.execute(sql`
+				select
+					(select coalesce(sum(input_tokens + output_tokens), 0)::float8 from model_usage
+						where run_id = ${step.runId}) as run_tokens,
+					(select coalesce(sum(cost_usd), 0)::float8 from model_usage
+						where run_id = ${step.runId}) as run_cost,
+					m.tokens as month_tokens, m.cost as month_cost,
+					w.monthly_token_limit::float8 as token_limit, w.monthly_cost_limit_usd as cost_limit
+				from workspaces w,
+					lateral (
+						select coalesce(sum(input_tokens + output_tokens), 0)::float8 as tokens,
+							coalesce(sum(cost_usd), 0)::float8 as cost
+						from model_usage
+						where workspace_id = w.id and created_at >= date_trunc('month', now() at time zone 'utc') at time zone 'utc'
+					) m
+				where w.id = ${step.workspaceId}
+			`);
+			const row = rows<{
+				run_tokens: number;
+				run_cost: number;
+				month_tokens: number;
+				month_cost: number;
+				token_limit: number | null;
+				cost_limit: number | null;
+			}>(result)[0];
+			return {
+				run: { tokens: Number(row?.run_tokens ?? 0), costUsd: Number(row?.run_cost ?? 0) },
+				month: { tokens: Number(row?.month_tokens ?? 0), costUsd: Number(row?.month_cost ?? 0) },
+				monthlyTokenLimit: row?.token_limit == null ? null : Number(row.token_limit),
+				monthlyCostLimitUsd: row?.cost_limit == null ? null : Number(row.cost_limit)
+			};
 		}
 	};
 }
@@ -329,14 +400,22 @@ export async function commitStep(
 		// With a claim, the outputs come along for the steps it may take.
 		const snapshot = await loadSteps(tx, run.id, claim !== null && result.type === 'succeeded');
 		let claimed: ClaimedStep[] = [];
-		const iteration = step.iteration >= 0 ? { iteration: step.iteration } : {};
+		const child = step.path !== '';
+		const iteration = {
+			...(step.iteration >= 0 && { iteration: step.iteration }),
+			...(child && { path: step.path, kind: step.kind })
+		};
+		if ((result.type === 'succeeded' || result.type === 'failed') && result.usage?.length)
+			await recordUsage(tx, run, step, result.usage);
 		if (result.type === 'succeeded') {
 			log.add(run.id, run.workspace_id, {
 				...at,
 				type: 'step.succeeded',
 				data: { ...iteration, branch: result.branch ?? null }
 			});
-			if (step.iteration >= 0) await iterationFinished(tx, step, false, log);
+			// A child's parent decides what its result means.
+			if (child) await childFinished(tx, step, log);
+			else if (step.iteration >= 0) await iterationFinished(tx, step, false, log);
 			else claimed = await propagate(tx, run, graph, step.nodeId, log, { steps: snapshot, claim });
 		} else if (result.type === 'wait') {
 			log.add(run.id, run.workspace_id, {
@@ -344,7 +423,8 @@ export async function commitStep(
 				type: 'step.waiting',
 				data: { ...iteration, until: result.until?.toISOString() ?? null }
 			});
-			if (result.effect && step.state === null) {
+			// Most effects happen when a step first parks; a parent makes children each time it wakes.
+			if (result.effect && (step.state === null || result.effect.type === 'children')) {
 				const problem = await applyWaitEffect(tx, run, step, result.effect, graph, log);
 				if (problem !== null) {
 					await tx.execute(sql`
@@ -372,12 +452,13 @@ export async function commitStep(
 				type: 'step.failed',
 				data: { ...iteration, attempt: step.attempt, error: result.error }
 			});
-			if (step.iteration >= 0) await iterationFinished(tx, step, true, log);
+			if (child) await childFinished(tx, step, log);
+			else if (step.iteration >= 0) await iterationFinished(tx, step, true, log);
 			else await finishRun(tx, run, 'failed', { ...result.error, nodeId: step.nodeId }, log);
 		}
 		if (isActiveRun(run.status)) {
 			// Iterations and wait effects change rows the snapshot does not track: read them again.
-			const fresh = step.iteration >= 0 || result.type === 'wait' ? undefined : snapshot;
+			const fresh = !isNodeStep(step) || result.type === 'wait' ? undefined : snapshot;
 			await settleRun(tx, run, graph, log, fresh);
 		}
 		return { events: await log.write(tx), claimed };
@@ -444,28 +525,57 @@ async function iterationFinished(
 	if (failed) {
 		await tx.execute(sql`
 			update run_steps set status = 'cancelled', finished_at = clock_timestamp()
-			where run_id = ${step.runId} and node_id = ${step.nodeId} and iteration >= 0 and status = 'pending'
+			where run_id = ${step.runId} and node_id = ${step.nodeId} and iteration >= 0 and path = ''
+				and status = 'pending'
 		`);
 	} else {
 		await tx.execute(sql`
 			update run_steps set status = 'ready', due_at = clock_timestamp()
 			where id = (
 				select id from run_steps
-				where run_id = ${step.runId} and node_id = ${step.nodeId} and iteration >= 0 and status = 'pending'
+				where run_id = ${step.runId} and node_id = ${step.nodeId} and iteration >= 0 and path = ''
+					and status = 'pending'
 				order by iteration limit 1
 			)
 		`);
 	}
 	const active = await tx.execute(sql`
 		select count(*)::int as n from run_steps
-		where run_id = ${step.runId} and node_id = ${step.nodeId} and iteration >= 0
+		where run_id = ${step.runId} and node_id = ${step.nodeId} and iteration >= 0 and path = ''
 			and status in ('pending', 'ready', 'running', 'waiting')
 	`);
 	if ((rows<{ n: number }>(active)[0]?.n ?? 0) === 0) {
 		await tx.execute(sql`
 			update run_steps set due_at = clock_timestamp()
-			where run_id = ${step.runId} and node_id = ${step.nodeId} and iteration = -1 and status = 'waiting'
+			where run_id = ${step.runId} and node_id = ${step.nodeId} and iteration = -1 and path = ''
+				and status = 'waiting'
 		`);
 	}
 	log.wake = true;
+}
+
+/**
+ * Writes the step's model requests to the cost ledger, priced by the price table as it stands now
+ * (a model without a price costs 0 and is marked unpriced).
+ */
+async function recordUsage(
+	tx: Db,
+	run: RunRow,
+	step: ClaimedStep,
+	usage: ModelUsageRecord[]
+): Promise<void> {
+	await tx.execute(sql`
+		insert into model_usage (workspace_id, run_id, step_id, workflow_id, provider_id, provider_kind, model,
+			input_tokens, output_tokens, cached_input_tokens, duration_ms, cost_usd, priced)
+		select ${run.workspace_id}::uuid, ${run.id}::uuid, ${step.id}::uuid, ${run.workflow_id}::uuid,
+			u."providerId", u."providerKind", u.model, u."inputTokens", u."outputTokens", u."cachedInputTokens",
+			u."durationMs",
+			coalesce((greatest(u."inputTokens" - u."cachedInputTokens", 0) * p.input_per_million
+				+ u."cachedInputTokens" * coalesce(p.cached_input_per_million, p.input_per_million)
+				+ u."outputTokens" * p.output_per_million) / 1e6, 0),
+			p.model is not null
+		from jsonb_to_recordset(${JSON.stringify(usage)}::jsonb) as u("providerId" uuid, "providerKind" text,
+			model text, "inputTokens" int, "outputTokens" int, "cachedInputTokens" int, "durationMs" int)
+		left join model_prices p on p.provider_kind = u."providerKind" and p.model = u.model
+	`);
 }

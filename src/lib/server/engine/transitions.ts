@@ -6,6 +6,7 @@ import type { Db } from '../db/index.ts';
 import { rows } from '../db/migrate.ts';
 import {
 	finishedSteps,
+	isNodeStep,
 	notifyWorkers,
 	stepsChannel,
 	type ClaimedStep,
@@ -14,6 +15,7 @@ import {
 import type { RunError } from '../db/schema/index.ts';
 import { runInputSchema, type StepStatus } from '../../schemas/workflow.ts';
 import { buildGraph, type WorkflowGraph } from './definition.ts';
+import { createChildren } from './children.ts';
 import { evaluateExpression } from './expressions.ts';
 import type { WaitEffect } from './kinds/types.ts';
 
@@ -130,6 +132,7 @@ export interface StepRow {
 	id: string;
 	node_id: string;
 	iteration: number;
+	path: string;
 	status: StepStatus;
 	branch: string | null;
 }
@@ -138,13 +141,13 @@ export interface StepSnapshot {
 	all: (StepRow & { output?: unknown })[];
 	/** Whether `all` carries the outputs of succeeded steps. */
 	withOutputs: boolean;
-	/** The node steps (iteration -1) by node id. */
+	/** The node steps (iteration -1, path '') by node id. */
 	nodes: Map<string, StepRow>;
 }
 
 export async function loadSteps(tx: Db, runId: string, withOutputs = false): Promise<StepSnapshot> {
 	const result = await tx.execute(sql`
-		select id, node_id, iteration, status, branch,
+		select id, node_id, iteration, path, status, branch,
 			case when ${withOutputs} and status = 'succeeded' then output end as output
 		from run_steps where run_id = ${runId}
 	`);
@@ -152,7 +155,7 @@ export async function loadSteps(tx: Db, runId: string, withOutputs = false): Pro
 	return {
 		all,
 		withOutputs,
-		nodes: new Map(all.filter((row) => row.iteration < 0).map((row) => [row.node_id, row]))
+		nodes: new Map(all.filter(isNodeStep).map((row) => [row.node_id, row]))
 	};
 }
 
@@ -206,12 +209,13 @@ export async function propagate(
 			leased_by = case when c.status = 'running' then ${claim?.workerId ?? null} end
 		from jsonb_to_recordset(${JSON.stringify(changes)}::jsonb) as c(id uuid, status text)
 		where s.id = c.id
-		returning s.id, s.node_id, s.iteration, s.kind, s.status, s.attempt, s.lease_epoch
+		returning s.id, s.node_id, s.iteration, s.path, s.kind, s.status, s.attempt, s.lease_epoch
 	`);
 	const claimed = rows<{
 		id: string;
 		node_id: string;
 		iteration: number;
+		path: string;
 		kind: string;
 		status: StepStatus;
 		attempt: number;
@@ -223,7 +227,7 @@ export async function propagate(
 	return claimed.map((row) => claimedOnCommit(run, row, finished));
 }
 
-type ClaimedRow = Pick<ClaimedStep, 'kind' | 'attempt' | 'iteration'> & {
+type ClaimedRow = Pick<ClaimedStep, 'kind' | 'attempt' | 'iteration' | 'path'> & {
 	id: string;
 	node_id: string;
 	lease_epoch: number;
@@ -251,6 +255,7 @@ export function claimedOnCommit(
 		workspaceId: run.workspace_id,
 		nodeId: row.node_id,
 		iteration: row.iteration,
+		path: row.path,
 		kind: row.kind,
 		claimedFrom: 'ready',
 		input: null,
@@ -381,7 +386,7 @@ export async function settleRun(
 		const outputs = needsOutputs
 			? await tx.execute(sql`
 					select node_id, output from run_steps
-					where run_id = ${run.id} and iteration = -1 and status = 'succeeded'
+					where run_id = ${run.id} and iteration = -1 and path = '' and status = 'succeeded'
 				`)
 			: [];
 		const steps: Record<string, { output: unknown }> = {};
@@ -506,11 +511,15 @@ export async function finishRun(
 export async function applyWaitEffect(
 	tx: Db,
 	run: RunRow,
-	step: { id: string; nodeId: string },
+	step: Pick<ClaimedStep, 'id' | 'nodeId' | 'iteration' | 'path'>,
 	effect: WaitEffect,
 	graph: WorkflowGraph,
 	log: EventLog
 ): Promise<RunError | null> {
+	if (effect.type === 'children') {
+		await createChildren(tx, run, step, effect.children, log);
+		return null;
+	}
 	if (effect.type === 'approval') {
 		await tx.execute(sql`
 			insert into approvals (workspace_id, run_id, step_id, node_id, title, details, deadline_at)

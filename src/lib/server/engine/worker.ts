@@ -8,6 +8,7 @@ import {
 	extendLeases,
 	nextDueAt,
 	stepsChannel,
+	isNodeStep,
 	type ClaimedStep,
 	type RunSnapshot
 } from '../db/run-queue.ts';
@@ -220,7 +221,7 @@ export class Worker {
 			// Successors this commit makes ready are claimed by it, up to the slots free by then;
 			// a stopping worker leaves them to others rather than abandon them to a lease.
 			const successors =
-				result.type === 'succeeded' && step.iteration < 0
+				result.type === 'succeeded' && isNodeStep(step)
 					? ((await this.#deps.loadGraph(step.versionId)).outgoing.get(step.nodeId)?.length ?? 0)
 					: 0;
 			const limit = this.#running
@@ -287,7 +288,7 @@ export class Worker {
 		if (
 			!this.#options.inMemoryCommits ||
 			result.type !== 'succeeded' ||
-			step.iteration >= 0 ||
+			!isNodeStep(step) ||
 			!this.#snapshots.has(step.runId)
 		) {
 			this.#snapshots.delete(step.runId);

@@ -9,6 +9,7 @@ export function stepContext(overrides: Partial<StepContext> = {}): StepContext {
 		workspaceId: 'workspace-1',
 		nodeId: 'node',
 		iteration: -1,
+		path: '',
 		attempt: 1,
 		idempotencyKey: 'run-1:node:-1',
 		input: null,
@@ -16,7 +17,13 @@ export function stepContext(overrides: Partial<StepContext> = {}): StepContext {
 		state: null,
 		signal: new AbortController().signal,
 		now: () => new Date('2030-01-01T00:00:00.000Z'),
-		lookup: { approval: notExpected, childRun: notExpected, iterations: notExpected },
+		lookup: {
+			approval: notExpected,
+			childRun: notExpected,
+			iterations: notExpected,
+			children: notExpected,
+			spending: notExpected
+		},
 		conceal: () => {},
 		stream: () => {},
 		...overrides

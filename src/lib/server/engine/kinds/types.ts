@@ -15,6 +15,8 @@ export interface StepContext {
 	nodeId: string;
 	/** -1 for a node's own step, 0… for the iterations of a map node. */
 	iteration: number;
+	/** '' for a node's step or a map iteration; a child step's place under its parent (`t2`, `t2.c0`). */
+	path: string;
 	/** 1 on the first attempt. */
 	attempt: number;
 	/**
@@ -51,6 +53,46 @@ export interface StepLookup {
 	} | null>;
 	/** The map node's iterations, in item order. */
 	iterations(): Promise<{ status: string; output: unknown; error: RunError | null }[]>;
+	/** The child steps directly under `path` (default: this step's own), in the order they were made. */
+	children(path?: string): Promise<ChildStep[]>;
+	/** Model spending so far: of this run, and of its workspace this calendar month (UTC). */
+	spending(): Promise<Spending>;
+}
+
+export interface ChildStep {
+	path: string;
+	kind: string;
+	status: string;
+	input: unknown;
+	output: unknown;
+	error: RunError | null;
+}
+
+export interface Spending {
+	run: { tokens: number; costUsd: number };
+	month: { tokens: number; costUsd: number };
+	/** The workspace's monthly limits, null where it has none. */
+	monthlyTokenLimit: number | null;
+	monthlyCostLimitUsd: number | null;
+}
+
+/** A child step a parent asks for: `name` is its last path segment (`t3`, `t3.c1`). */
+export interface ChildStepSpec {
+	name: string;
+	/** The child kind that executes it (registered like node kinds, never used in definitions). */
+	kind: string;
+	input: unknown;
+}
+
+/** One model request, recorded in the ledger with the commit of the step that made it. */
+export interface ModelUsageRecord {
+	providerId: string | null;
+	providerKind: string;
+	model: string;
+	inputTokens: number;
+	outputTokens: number;
+	cachedInputTokens: number;
+	durationMs: number;
 }
 
 /** Work the engine does in the same transaction that records a waiting step. */
@@ -58,7 +100,9 @@ export type WaitEffect =
 	| { type: 'approval'; title: string; details: string; deadlineAt: Date | null }
 	| { type: 'child-run'; workflowId: string; versionId: string | null; input: unknown }
 	/** One step per item, at most `concurrency` running at once, each executing `node`. */
-	| { type: 'iterations'; items: unknown[]; concurrency: number };
+	| { type: 'iterations'; items: unknown[]; concurrency: number }
+	/** Child steps, all ready at once; the parent is woken when the last of them finishes. */
+	| { type: 'children'; children: ChildStepSpec[] };
 
 /** A line a step logged (console output of code); kept as a `step.logs` event. */
 export interface StepLogEntry {
@@ -67,7 +111,14 @@ export interface StepLogEntry {
 }
 
 export type StepOutcome =
-	| { type: 'succeeded'; output: unknown; branch?: string; logs?: StepLogEntry[] }
+	| {
+			type: 'succeeded';
+			output: unknown;
+			branch?: string;
+			logs?: StepLogEntry[];
+			/** Model requests the step made, written to the cost ledger in its commit. */
+			usage?: ModelUsageRecord[];
+	  }
 	/** Park the step, holding no worker, until `until` (null: until a signal) and execute it again then. */
 	| { type: 'wait'; until: Date | null; state: Record<string, unknown>; effect?: WaitEffect };
 
@@ -77,16 +128,19 @@ export class StepFailure extends Error {
 	readonly code: string;
 	readonly retryable: boolean;
 	readonly logs: StepLogEntry[] | undefined;
+	/** Model requests made before the failure: they were paid for all the same. */
+	readonly usage: ModelUsageRecord[] | undefined;
 
 	constructor(
 		code: string,
 		message: string,
-		options: { retryable?: boolean; logs?: StepLogEntry[] } = {}
+		options: { retryable?: boolean; logs?: StepLogEntry[]; usage?: ModelUsageRecord[] } = {}
 	) {
 		super(message);
 		this.code = code;
 		this.retryable = options.retryable ?? true;
 		this.logs = options.logs;
+		this.usage = options.usage;
 	}
 }
 
@@ -103,6 +157,11 @@ export interface NodeKind<Config = unknown> {
 	 * label. A label-less edge from a branching node is followed whatever the outcome.
 	 */
 	branches(config: Config): readonly string[] | 'none';
+	/**
+	 * Executes child steps of another kind's steps (an agent's turns and tool calls), with that
+	 * node's config; a definition cannot use it as a node.
+	 */
+	childOnly?: boolean;
 	/** How many outgoing edges the node may have (the `output` node has none). */
 	maxOutgoing?: number;
 	/** Checks beyond the schema, such as expressions that must compile. */
