@@ -88,6 +88,14 @@ export const workflowDefinitionSchema = z
 			.int()
 			.min(1_000)
 			.max(90 * day)
+			.optional(),
+		/** Model spending limits for a whole run (every agent and llm step in it, children included). */
+		budget: z
+			.object({
+				maxTokens: z.number().int().min(1).max(1e12).optional(),
+				maxCostUsd: z.number().min(0).max(1e6).optional()
+			})
+			.strict()
 			.optional()
 	})
 	.strict();

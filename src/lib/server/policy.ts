@@ -79,6 +79,14 @@ export function mayGrantRole(grantorRole: WorkspaceRole | null, role: WorkspaceR
 	);
 }
 
+/**
+ * Whether a member with `role` (null: no longer a member) may do `action` by their role alone: for
+ * work done on their behalf later, such as an agent's tool calls in a run they started.
+ */
+export function roleMay(role: WorkspaceRole | null, action: WorkspaceAction): boolean {
+	return role !== null && roleAtLeast(role, workspaceActions[action].role);
+}
+
 export const workspaceActionNames = Object.keys(workspaceActions) as WorkspaceAction[];
 export const instanceActionNames = Object.keys(instanceActions) as InstanceAction[];
 

@@ -1,6 +1,7 @@
-import { and, asc, desc, eq, gt, inArray, lt, or, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { RunStatus } from '../../schemas/run-status.ts';
 import type { Db } from './index.ts';
+import { rows } from './migrate.ts';
 import {
 	approvals,
 	runEvents,
@@ -155,4 +156,59 @@ export async function getApproval(
 		.from(approvals)
 		.where(and(eq(approvals.workspaceId, workspaceId), eq(approvals.id, id)));
 	return approval ?? null;
+}
+
+/** Tokens and cost of model requests, summed. */
+export interface UsageTotals {
+	requests: number;
+	inputTokens: number;
+	outputTokens: number;
+	cachedInputTokens: number;
+	costUsd: number;
+	/** Requests to models without a price: counted at 0. */
+	unpriced: number;
+}
+
+/** A run's model usage from the cost ledger: in total and per step (by step id). */
+export async function usageOfRun(
+	db: Db,
+	runId: string
+): Promise<{ total: UsageTotals; byStep: Map<string, UsageTotals> }> {
+	const result = await db.execute(sql`
+		select step_id, count(*)::int as requests, sum(input_tokens)::float8 as input_tokens,
+			sum(output_tokens)::float8 as output_tokens, sum(cached_input_tokens)::float8 as cached_input_tokens,
+			sum(cost_usd)::float8 as cost_usd, count(*) filter (where not priced)::int as unpriced
+		from model_usage where run_id = ${runId}
+		group by step_id
+	`);
+	const total: UsageTotals = {
+		requests: 0,
+		inputTokens: 0,
+		outputTokens: 0,
+		cachedInputTokens: 0,
+		costUsd: 0,
+		unpriced: 0
+	};
+	const byStep = new Map<string, UsageTotals>();
+	for (const row of rows<{
+		step_id: string | null;
+		requests: number;
+		input_tokens: number;
+		output_tokens: number;
+		cached_input_tokens: number;
+		cost_usd: number;
+		unpriced: number;
+	}>(result)) {
+		const totals: UsageTotals = {
+			requests: Number(row.requests),
+			inputTokens: Number(row.input_tokens),
+			outputTokens: Number(row.output_tokens),
+			cachedInputTokens: Number(row.cached_input_tokens),
+			costUsd: Number(row.cost_usd),
+			unpriced: Number(row.unpriced)
+		};
+		for (const key of Object.keys(total) as (keyof UsageTotals)[]) total[key] += totals[key];
+		if (row.step_id !== null) byStep.set(row.step_id, totals);
+	}
+	return { total, byStep };
 }

@@ -177,6 +177,7 @@ async function executeNode(
 					idempotencyKey: idempotencyKeyOf(step),
 					input,
 					data: { input: step.runInput, steps },
+					budget: graph.definition.budget ?? null,
 					state: step.state,
 					signal: controller.signal,
 					now: deps.now,
@@ -326,9 +327,18 @@ function createLookup(db: Db, step: ClaimedStep): StepLookup {
 			`);
 			return rows<ChildStep>(result);
 		},
-		async spending() {
+		async spending(scope = step.path) {
+			const below = scope === '' ? '%' : `${scope}/%`;
 			const result = await db.execute(sql`
 				select
+					(select coalesce(sum(u.input_tokens + u.output_tokens), 0)::float8 from model_usage u
+						join run_steps s on s.id = u.step_id
+						where u.run_id = ${step.runId} and s.node_id = ${step.nodeId} and s.iteration = ${step.iteration}
+							and (s.path = ${scope} or s.path like ${below})) as scope_tokens,
+					(select coalesce(sum(u.cost_usd), 0)::float8 from model_usage u
+						join run_steps s on s.id = u.step_id
+						where u.run_id = ${step.runId} and s.node_id = ${step.nodeId} and s.iteration = ${step.iteration}
+							and (s.path = ${scope} or s.path like ${below})) as scope_cost,
 					(select coalesce(sum(input_tokens + output_tokens), 0)::float8 from model_usage
 						where run_id = ${step.runId}) as run_tokens,
 					(select coalesce(sum(cost_usd), 0)::float8 from model_usage
@@ -345,6 +355,8 @@ function createLookup(db: Db, step: ClaimedStep): StepLookup {
 				where w.id = ${step.workspaceId}
 			`);
 			const row = rows<{
+				scope_tokens: number;
+				scope_cost: number;
 				run_tokens: number;
 				run_cost: number;
 				month_tokens: number;
@@ -353,6 +365,7 @@ function createLookup(db: Db, step: ClaimedStep): StepLookup {
 				cost_limit: number | null;
 			}>(result)[0];
 			return {
+				scope: { tokens: Number(row?.scope_tokens ?? 0), costUsd: Number(row?.scope_cost ?? 0) },
 				run: { tokens: Number(row?.run_tokens ?? 0), costUsd: Number(row?.run_cost ?? 0) },
 				month: { tokens: Number(row?.month_tokens ?? 0), costUsd: Number(row?.month_cost ?? 0) },
 				monthlyTokenLimit: row?.token_limit == null ? null : Number(row.token_limit),
@@ -423,8 +436,9 @@ export async function commitStep(
 				type: 'step.waiting',
 				data: { ...iteration, until: result.until?.toISOString() ?? null }
 			});
-			// Most effects happen when a step first parks; a parent makes children each time it wakes.
-			if (result.effect && (step.state === null || result.effect.type === 'children')) {
+			// Effects are idempotent: a step may ask for one each time it parks (a tool call first
+			// for an approval, then for a child run), and asking again changes nothing.
+			if (result.effect) {
 				const problem = await applyWaitEffect(tx, run, step, result.effect, graph, log);
 				if (problem !== null) {
 					await tx.execute(sql`
@@ -435,9 +449,10 @@ export async function commitStep(
 					log.add(run.id, run.workspace_id, {
 						...at,
 						type: 'step.failed',
-						data: { error: problem }
+						data: { ...iteration, error: problem }
 					});
-					await finishRun(tx, run, 'failed', { ...problem, nodeId: step.nodeId }, log);
+					if (child) await childFinished(tx, step, log);
+					else await finishRun(tx, run, 'failed', { ...problem, nodeId: step.nodeId }, log);
 				}
 			}
 		} else if (set === 'retrying') {

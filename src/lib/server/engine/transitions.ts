@@ -507,7 +507,10 @@ export async function finishRun(
 	}
 }
 
-/** Executes the side effect a waiting step asked for, in the transaction that parks it. */
+/**
+ * Executes the side effect a waiting step asked for, in the transaction that parks it. Each effect
+ * is idempotent (keyed by the step), so a step executed again after a crash asks for it again safely.
+ */
 export async function applyWaitEffect(
 	tx: Db,
 	run: RunRow,
@@ -521,12 +524,14 @@ export async function applyWaitEffect(
 		return null;
 	}
 	if (effect.type === 'approval') {
-		await tx.execute(sql`
+		const inserted = await tx.execute(sql`
 			insert into approvals (workspace_id, run_id, step_id, node_id, title, details, deadline_at)
 			values (${run.workspace_id}, ${run.id}, ${step.id}, ${step.nodeId}, ${effect.title}, ${effect.details},
 				${effect.deadlineAt?.toISOString() ?? null})
 			on conflict (step_id) do nothing
+			returning id
 		`);
+		if (rows(inserted).length === 0) return null;
 		log.add(run.id, run.workspace_id, {
 			type: 'approval.requested',
 			stepId: step.id,

@@ -186,12 +186,21 @@ export async function getRunDetail(
 ) {
 	const { role } = await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.read');
 	const run = await loadRun(ctx, workspaceId, runId);
-	const [steps, version, workflow] = await Promise.all([
+	const [steps, version, workflow, usage] = await Promise.all([
 		runs.listSteps(ctx.db, run.id),
 		workflows.getVersionById(ctx.db, workspaceId, run.versionId),
-		workflows.get(ctx.db, workspaceId, run.workflowId)
+		workflows.get(ctx.db, workspaceId, run.workflowId),
+		runs.usageOfRun(ctx.db, run.id)
 	]);
-	return { run, steps, version, workflowName: workflow?.name ?? '', role };
+	return {
+		run,
+		// Each step with the tokens and cost of the model requests it made itself (null: none).
+		steps: steps.map((step) => ({ ...step, usage: usage.byStep.get(step.id) ?? null })),
+		usage: usage.total,
+		version,
+		workflowName: workflow?.name ?? '',
+		role
+	};
 }
 
 export async function getRunStep(
@@ -205,7 +214,8 @@ export async function getRunStep(
 	const run = await loadRun(ctx, workspaceId, runId);
 	const step = isUuid(stepId) ? await runs.getStep(ctx.db, run.id, stepId) : null;
 	if (step === null) throw notFound('Step not found.');
-	return step;
+	const usage = await runs.usageOfRun(ctx.db, run.id);
+	return { ...step, usage: usage.byStep.get(step.id) ?? null };
 }
 
 export async function listRunEvents(

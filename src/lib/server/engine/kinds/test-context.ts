@@ -15,6 +15,7 @@ export function stepContext(overrides: Partial<StepContext> = {}): StepContext {
 		input: null,
 		data: { input: {}, steps: {} },
 		state: null,
+		budget: null,
 		signal: new AbortController().signal,
 		now: () => new Date('2030-01-01T00:00:00.000Z'),
 		lookup: {

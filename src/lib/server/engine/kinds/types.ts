@@ -32,6 +32,8 @@ export interface StepContext {
 	/** Aborted on cancellation, on the node's timeout and when the worker loses its lease. */
 	signal: AbortSignal;
 	now(): Date;
+	/** The workflow's run-wide model spending limits, when it sets them. */
+	budget: { maxTokens?: number; maxCostUsd?: number } | null;
 	/** Answers for steps that wait on something outside them (approvals, child runs, iterations). */
 	lookup: StepLookup;
 	/** Secret values the step uses (credentials): its output, error and logs are scrubbed of them. */
@@ -55,8 +57,11 @@ export interface StepLookup {
 	iterations(): Promise<{ status: string; output: unknown; error: RunError | null }[]>;
 	/** The child steps directly under `path` (default: this step's own), in the order they were made. */
 	children(path?: string): Promise<ChildStep[]>;
-	/** Model spending so far: of this run, and of its workspace this calendar month (UTC). */
-	spending(): Promise<Spending>;
+	/**
+	 * Model spending so far: of the step at `scope` (default: this one) with its children, of this
+	 * run, and of its workspace this calendar month (UTC).
+	 */
+	spending(scope?: string): Promise<Spending>;
 }
 
 export interface ChildStep {
@@ -69,6 +74,7 @@ export interface ChildStep {
 }
 
 export interface Spending {
+	scope: { tokens: number; costUsd: number };
 	run: { tokens: number; costUsd: number };
 	month: { tokens: number; costUsd: number };
 	/** The workspace's monthly limits, null where it has none. */

@@ -3,14 +3,17 @@ import { api } from '$lib/server/http/api';
 import { getRunDetail } from '$lib/server/services/runs';
 import type { RequestHandler } from './$types';
 
-/** The run, every step it recorded, the number of the version it pinned and the workflow's name. */
+/**
+ * The run, every step it recorded (each with its model usage), the run's model usage (tokens and
+ * cost), the number of the version it pinned and the workflow's name.
+ */
 export const GET: RequestHandler = (event) =>
 	api(event, async ({ principal, services }) => {
-		const { run, steps, version, workflowName } = await getRunDetail(
+		const { run, steps, usage, version, workflowName } = await getRunDetail(
 			services,
 			principal,
 			event.params.id,
 			event.params.runId
 		);
-		return json({ run, steps, version: version?.number ?? null, workflowName });
+		return json({ run, steps, usage, version: version?.number ?? null, workflowName });
 	});
