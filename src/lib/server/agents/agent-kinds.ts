@@ -232,9 +232,15 @@ async function startAgent(deps: AgentDeps, context: StepContext, config: AgentCo
 		config.prompt === undefined
 			? JSON.stringify(context.input ?? null)
 			: renderForStep(context, config.prompt, 'text');
-	const { instructions: _, ...kept } = spec;
 	const state: AgentState = {
-		spec: kept,
+		spec: {
+			providerId: spec.providerId,
+			model: spec.model,
+			temperature: spec.temperature,
+			limits: spec.limits,
+			outputSchema: spec.outputSchema,
+			tools: spec.tools
+		},
 		system,
 		opening: [{ role: 'user', content: prompt }],
 		repairs: 0

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { inputValidator, type JsonSchema } from '../tools/registry.ts';
 
 /** What a final answer gives: the text, or with an output schema the JSON value it must be. */
