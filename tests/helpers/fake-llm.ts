@@ -150,8 +150,9 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
 			}
 			case 'malformed':
 				if (streaming) {
-					response.writeHead(200, { 'content-type': 'text/event-stream' });
-					response.end('data: {"choices": [ not json\n\n');
+					// A good opening event, then one that is not JSON: a stream corrupted on the way.
+					const opening = events(protocol, { kind: 'reply', text: 'partial', turn: index }, {});
+					streamEvents(response, [...opening.slice(0, 1), { data: '{"broken": [ not json' }], 0);
 				} else {
 					response.writeHead(200, { 'content-type': 'application/json' });
 					response.end('{"id": "x", not json');
@@ -167,11 +168,11 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
 					);
 					return;
 				}
-				const events = (protocol === 'openai' ? openaiEvents : anthropicEvents)(
-					reply,
-					recorded.body ?? {}
+				streamEvents(
+					response,
+					events(protocol, reply, recorded.body ?? {}),
+					step.chunkDelayMs ?? 0
 				);
-				streamEvents(response, events, step.chunkDelayMs ?? 0);
 			}
 		}
 	}
@@ -256,6 +257,10 @@ function modelList(protocol: Protocol, models: string[]) {
 		object: 'list',
 		data: models.map((id) => ({ id, object: 'model', created: 1735689600, owned_by: 'fake' }))
 	};
+}
+
+function events(protocol: Protocol, reply: Reply, body: Record<string, unknown>): SseEvent[] {
+	return protocol === 'openai' ? openaiEvents(reply, body) : anthropicEvents(reply);
 }
 
 function streamEvents(response: http.ServerResponse, events: SseEvent[], delayMs: number) {
