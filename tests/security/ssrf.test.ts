@@ -9,6 +9,7 @@ import {
 	type GuardedHttpOptions,
 	type OutboundRequest
 } from '../../src/lib/server/outbound/guarded-http.ts';
+import { createGuardedFetch } from '../../src/lib/server/outbound/guarded-fetch.ts';
 import { startTestServer, type TestServer } from '../../src/lib/server/outbound/test-server.ts';
 
 /**
@@ -385,6 +386,28 @@ describe('size and time limits', () => {
 			signal: AbortSignal.timeout(100)
 		});
 		expect(error.code).toBe('aborted');
+	});
+});
+
+describe('the streaming fetch for model providers', () => {
+	const fetchError = (url: string) =>
+		createGuardedFetch(guarded())(url, { method: 'POST', body: '{}' }).then(
+			() => null,
+			(error: unknown) => error
+		);
+
+	it.each([
+		() => `http://127.0.0.1:${secret.port}/v1/chat/completions`,
+		() => `http://[::1]:${secret.port}/v1/messages`,
+		() => `http://loopback.attacker.test:${secret.port}/v1/models`,
+		() => 'http://metadata.attacker.test/latest/',
+		() => 'http://10.0.0.1/v1/chat/completions',
+		() => redirectTo(`http://127.0.0.1:${secret.port}/`, 307)
+	])('refuses a base URL that reaches a blocked address (%#)', async (url) => {
+		const error = await fetchError(url());
+		expect(error).toBeInstanceOf(OutboundHttpError);
+		expect(error).toMatchObject({ code: 'blocked_address' });
+		expect(secret.received).toHaveLength(0);
 	});
 });
 

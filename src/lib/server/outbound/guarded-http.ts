@@ -52,7 +52,7 @@ export interface OutboundRequest {
 	/** Default GET. */
 	method?: string;
 	url: string | URL;
-	headers?: Record<string, string>;
+	headers?: HeadersInit;
 	body?: string | Uint8Array;
 	signal?: AbortSignal;
 	maxResponseBytes?: number;
@@ -68,8 +68,26 @@ export interface OutboundResponse {
 	redirects: number;
 }
 
+/** A response whose body is still arriving; `open` hands it over at the status line and headers. */
+export interface OutboundStream {
+	status: number;
+	headers: Headers;
+	/** Ends when the response does; fails as `request` would (size cap, cut connection, abort). */
+	body: AsyncGenerator<Buffer, void, undefined>;
+	url: string;
+	redirects: number;
+	/** Closes the connection: for a body the caller will not read to its end. */
+	close(): void;
+}
+
 export interface GuardedHttp {
 	request(request: OutboundRequest): Promise<OutboundResponse>;
+	/**
+	 * Sends a request like `request` and resolves at the response head, for bodies read as they
+	 * arrive (model streams). No whole-request deadline applies: the caller's signal governs the
+	 * exchange until the body ends, and its reason is what a cancelled request fails with.
+	 */
+	open(request: Omit<OutboundRequest, 'timeoutMs'>): Promise<OutboundStream>;
 	/** Closes the idle keep-alive connections. */
 	close(): void;
 }
@@ -87,8 +105,12 @@ const longestTimer = 2 ** 31 - 1;
 const redirectStatuses = new Set([301, 302, 303, 307, 308]);
 const forbiddenMethods = new Set(['CONNECT', 'TRACE', 'TRACK']);
 const methodToken = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/i;
-/** Framing and routing are the client's business: fetch ignores these from callers too. */
+/**
+ * Framing and routing are the client's business: fetch ignores these from callers too. Bodies are
+ * handed over as the server sent them, so the client asks for no content encoding.
+ */
 const managedHeaders = new Set([
+	'accept-encoding',
 	'host',
 	'content-length',
 	'transfer-encoding',
@@ -215,7 +237,8 @@ export function createGuardedHttp(options: GuardedHttpOptions = {}): GuardedHttp
 		});
 	}
 
-	async function follow(input: OutboundRequest, signal: AbortSignal, bodyLimit: number) {
+	/** Sends the request, follows its redirects and resolves at the final response head. */
+	async function follow(input: OutboundRequest, signal: AbortSignal) {
 		let exchange = firstExchange(input);
 		for (let redirects = 0; ; redirects++) {
 			const { url } = exchange;
@@ -224,11 +247,7 @@ export function createGuardedHttp(options: GuardedHttpOptions = {}): GuardedHttp
 			const response = await send(exchange, port, addresses, signal);
 			const status = response.statusCode ?? 0;
 			const location = redirectStatuses.has(status) ? response.headers.location : undefined;
-			if (location === undefined) {
-				const body = await readBody(response, exchange, bodyLimit, signal);
-				const headers = responseHeaders(response.rawHeaders);
-				return { status, headers, body, url: url.href, redirects } satisfies OutboundResponse;
-			}
+			if (location === undefined) return { response, exchange, status, redirects };
 			response.destroy();
 			if (redirects >= maxRedirects) {
 				throw new OutboundHttpError(
@@ -253,19 +272,41 @@ export function createGuardedHttp(options: GuardedHttpOptions = {}): GuardedHttp
 		if (input.signal?.aborted) cancel();
 		input.signal?.addEventListener('abort', cancel, { once: true });
 		try {
-			return await follow(input, deadline.signal, bodyLimit);
+			const { response, exchange, status, redirects } = await follow(input, deadline.signal);
+			destroyOnAbort(response, deadline.signal);
+			const body = await readBody(bodyChunks(response, exchange, bodyLimit, deadline.signal));
+			const headers = responseHeaders(response.rawHeaders);
+			return { status, headers, body, url: exchange.url.href, redirects };
 		} catch (error) {
-			if (deadline.signal.aborted) throw deadline.signal.reason;
-			if (error instanceof OutboundHttpError) throw error;
-			throw new OutboundHttpError('response_failed', 'The request failed.', { cause: error });
+			throw outboundError(error, deadline.signal);
 		} finally {
 			clearTimeout(timer);
 			input.signal?.removeEventListener('abort', cancel);
 		}
 	}
 
+	async function open(input: Omit<OutboundRequest, 'timeoutMs'>): Promise<OutboundStream> {
+		const bodyLimit = requestLimit('maxResponseBytes', input.maxResponseBytes, maxResponseBytes);
+		const signal = input.signal ?? new AbortController().signal;
+		try {
+			const { response, exchange, status, redirects } = await follow(input, signal);
+			destroyOnAbort(response, signal);
+			return {
+				status,
+				headers: responseHeaders(response.rawHeaders),
+				body: bodyChunks(response, exchange, bodyLimit, signal),
+				url: exchange.url.href,
+				redirects,
+				close: () => response.destroy()
+			};
+		} catch (error) {
+			throw outboundError(error, signal);
+		}
+	}
+
 	return {
 		request,
+		open,
 		close() {
 			agents.http.destroy();
 			agents.https.destroy();
@@ -343,7 +384,7 @@ function checkedTarget(url: URL, what: string, credentialsCode: OutboundHttpErro
 	return url;
 }
 
-function requestHeaders(input: Record<string, string> = {}): Record<string, string> {
+function requestHeaders(input: OutboundRequest['headers'] = {}): Record<string, string> {
 	let parsed: Headers;
 	try {
 		parsed = new Headers(input);
@@ -369,12 +410,16 @@ function responseHeaders(raw: string[]): Headers {
 	return headers;
 }
 
-async function readBody(
+/**
+ * The body's chunks as they arrive, within the size limit. A cancelled or timed-out exchange fails
+ * with the signal's reason; stopping early (`return()`) closes the connection.
+ */
+async function* bodyChunks(
 	response: http.IncomingMessage,
 	{ url, method }: Exchange,
 	limit: number,
 	signal: AbortSignal
-): Promise<Buffer> {
+): AsyncGenerator<Buffer, void, undefined> {
 	const tooLarge = () =>
 		new OutboundHttpError(
 			'response_too_large',
@@ -389,9 +434,6 @@ async function readBody(
 		response.destroy();
 		throw signal.reason as Error;
 	}
-	const onAbort = () => response.destroy(signal.reason as Error);
-	signal.addEventListener('abort', onAbort, { once: true });
-	const chunks: Buffer[] = [];
 	let size = 0;
 	try {
 		for await (const chunk of response as AsyncIterable<Buffer>) {
@@ -400,14 +442,31 @@ async function readBody(
 				response.destroy();
 				throw tooLarge();
 			}
-			chunks.push(chunk);
+			yield chunk;
 		}
 	} catch (error) {
-		throw connectionError(error, url, 'ready');
-	} finally {
-		signal.removeEventListener('abort', onAbort);
+		throw outboundError(connectionError(error, url, 'ready'), signal);
 	}
-	return Buffer.concat(chunks, size);
+}
+
+/** Closes the connection the moment the signal fires, until the response is over. */
+function destroyOnAbort(response: http.IncomingMessage, signal: AbortSignal): void {
+	const onAbort = () => response.destroy(signal.reason as Error);
+	signal.addEventListener('abort', onAbort, { once: true });
+	response.once('close', () => signal.removeEventListener('abort', onAbort));
+}
+
+async function readBody(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
+	const collected: Buffer[] = [];
+	for await (const chunk of chunks) collected.push(chunk);
+	return Buffer.concat(collected);
+}
+
+/** What a failed exchange rejects with: the abort reason once the signal fired, else an outbound error. */
+function outboundError(error: unknown, signal: AbortSignal): unknown {
+	if (signal.aborted) return signal.reason;
+	if (error instanceof OutboundHttpError) return error;
+	return new OutboundHttpError('response_failed', 'The request failed.', { cause: error });
 }
 
 function connectionError(error: unknown, url: URL, phase: ConnectionPhase): OutboundHttpError {
