@@ -261,11 +261,19 @@ describe('workflows and versions', () => {
 	});
 
 	it('serves the JSON Schema of a definition to signed-in callers', async () => {
-		const schema = await read<{ type: string; properties: { nodes: { type: string } } }>(
-			await owner.request('/api/v1/workflow-schema')
-		);
+		const schema = await read<{
+			type: string;
+			properties: { nodes: { type: string } };
+			'x-awe-kinds': { kind: string; configSchema: unknown }[];
+		}>(await owner.request('/api/v1/workflow-schema'));
 		expect(schema.type).toBe('object');
 		expect(schema.properties.nodes.type).toBe('array');
+		const kinds = schema['x-awe-kinds'].map((entry) => entry.kind);
+		expect(kinds).toEqual(expect.arrayContaining(['transform', 'map', 'http', 'agent', 'llm']));
+		// Child kinds run an agent's turns and tool calls: never a node of their own.
+		expect(kinds).not.toContain('agent.turn');
+		const agent = schema['x-awe-kinds'].find((entry) => entry.kind === 'agent');
+		expect(JSON.stringify(agent?.configSchema)).toContain('outputSchema');
 		await expectProblem(await fetch(`${app.url}/api/v1/workflow-schema`), 401, 'unauthorized');
 	});
 });

@@ -56,6 +56,8 @@ export interface FakeLlm {
 	requests: RecordedRequest[];
 	/** Queues replies and faults, served in order to model requests (not to GET /v1/models). */
 	script(...steps: FakeStep[]): void;
+	/** Drops the replies not served yet (after a test that failed early); returns how many. */
+	unscript(): number;
 	/** The model requests made to a path, e.g. '/v1/chat/completions'. */
 	count(path: string): number;
 	/** The most model requests that were in progress at once. */
@@ -188,6 +190,7 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
 		requests,
 		maxConcurrent: 0,
 		script: (...steps) => queue.push(...steps),
+		unscript: () => queue.splice(0).length,
 		count: (path) => requests.filter((request) => request.path === path).length,
 		closedEarly: (index) =>
 			new Promise((resolve) => {

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from './platform/logger.ts';
 import { resolveSecretKey } from './platform/secret-key.ts';
 import { createRealtimeServer, type RealtimeServer } from './realtime/server.ts';
 import { createServiceContext, type ServiceContext } from './services/context.ts';
+import { agentKinds } from './services/agent-runtime.ts';
 import { credentialLookup } from './services/credentials.ts';
 import { fireDueSchedules } from './services/schedules.ts';
 import { createTooling } from './tools/tooling.ts';
@@ -87,8 +88,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
 
 		const keyring = createCredentialKeyring(secretKey);
 		const now = () => new Date();
+		const lookupCredential = credentialLookup({
+			db: database.db,
+			keys: { credentials: keyring },
+			now
+		});
 		const tooling = createTooling({
-			lookupCredential: credentialLookup({ db: database.db, keys: { credentials: keyring }, now }),
+			lookupCredential,
 			allow: config.AWE_HTTP_ALLOW,
 			codeRunners: config.CODE_RUNNERS
 		});
@@ -96,6 +102,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
 		const kinds = createKindRegistry([
 			...builtInKinds,
 			...tooling.kinds,
+			...agentKinds({
+				db: database.db,
+				logger,
+				tools: { registry: tooling.tools, sandbox: tooling.sandbox },
+				lookupCredential,
+				http: tooling.http
+			}),
 			...(options.extraKinds ?? [])
 		]);
 		const services = createServiceContext({

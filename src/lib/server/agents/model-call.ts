@@ -42,7 +42,10 @@ export interface ModelTurnInput {
 	/** The conversation so far, as stored: plain JSON ModelMessages. */
 	messages: ModelMessage[];
 	tools?: ModelTool[];
-	/** Asks for a JSON answer matching this schema; its text is then the JSON. */
+	/**
+	 * Asks for a JSON answer matching this schema (the provider's structured output). The text is
+	 * returned as it came: the caller validates it, and may ask the model to repair it.
+	 */
 	outputSchema?: JSONSchema7;
 	temperature?: number;
 	maxOutputTokens?: number;
@@ -177,7 +180,6 @@ async function requestTurn(
 			result.finishReason,
 			result.response
 		]);
-		if (input.outputSchema !== undefined) await result.output;
 		return {
 			text,
 			toolCalls: toolCalls.map((call) => ({

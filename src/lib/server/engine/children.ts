@@ -1,7 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/index.ts';
 import type { ClaimedStep } from '../db/run-queue.ts';
-import type { RunRow, EventLog } from './transitions.ts';
 import type { ChildStepSpec } from './kinds/types.ts';
 
 // Child steps: work a step (an agent) does as steps of their own, so each piece is journaled and a
@@ -9,6 +8,11 @@ import type { ChildStepSpec } from './kinds/types.ts';
 // and has a path below the parent's: turn 3 of an agent is `t3`, its second tool call `t3.c1`; a
 // child of `t3.c1` (a nested agent's turn) is `t3.c1/t0`. The parent parks (waiting, no timer)
 // while its children run and is woken when the last of them finishes, like a map by its iterations.
+
+/** The transaction's event log (transitions.ts), set to notify workers when it commits. */
+interface WakeFlag {
+	wake: boolean;
+}
 
 /** The path of the step a child belongs to ('' for a node's own step or a map iteration). */
 export function parentPath(path: string): string {
@@ -24,10 +28,10 @@ export function childPath(parent: string, name: string): string {
 /** Creates the children a parent asked for (idempotently) in the transaction that parks it. */
 export async function createChildren(
 	tx: Db,
-	run: RunRow,
+	run: { id: string; workspace_id: string },
 	parent: Pick<ClaimedStep, 'nodeId' | 'iteration' | 'path'>,
 	children: ChildStepSpec[],
-	log: EventLog
+	log: WakeFlag
 ): Promise<void> {
 	if (children.length === 0) return;
 	const specs = children.map((child) => ({
@@ -46,7 +50,7 @@ export async function createChildren(
 }
 
 /** A child finished (either way): when none of its siblings is left, its parent is woken. */
-export async function childFinished(tx: Db, step: ClaimedStep, log: EventLog): Promise<void> {
+export async function childFinished(tx: Db, step: ClaimedStep, log: WakeFlag): Promise<void> {
 	const parent = parentPath(step.path);
 	const siblings = `${parent === '' ? '' : `${parent}/`}%`;
 	await tx.execute(sql`

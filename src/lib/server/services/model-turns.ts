@@ -1,0 +1,134 @@
+import { sql } from 'drizzle-orm';
+import type { JSONSchema7 } from 'ai';
+import type { ProviderKind, ScriptedReply } from '../../schemas/agents.ts';
+import type { AgentDeps } from '../agents/agent-kinds.ts';
+import { callModelTurn, ModelCallError } from '../agents/model-call.ts';
+import {
+	createLanguageModel,
+	type ProviderAccess,
+	type ProviderConfig
+} from '../agents/providers.ts';
+import type { Db } from '../db/index.ts';
+import { rows } from '../db/migrate.ts';
+import { StepFailure } from '../engine/kinds/types.ts';
+import type { FetchFunction } from '../outbound/guarded-fetch.ts';
+import type { CredentialLookup } from '../tools/tooling.ts';
+
+// The model client of the agent kinds: a workspace's provider record, its API key decrypted host
+// side, an AI SDK model over the guarded fetch, and exactly one streamed request per turn (with the
+// provider's concurrency limit and timeout). Provider failures become step failures the engine
+// retries when they are worth retrying.
+
+export interface ModelTurnsContext {
+	db: Db;
+	lookupCredential: CredentialLookup;
+	/** The guarded fetch: SSRF rules and AWE_HTTP_ALLOW apply to providers too. */
+	fetch: FetchFunction;
+}
+
+interface ProviderRow {
+	id: string;
+	kind: ProviderKind;
+	base_url: string | null;
+	credential_id: string | null;
+	default_model: string;
+	concurrency: number;
+	timeout_ms: number;
+	script: ScriptedReply[] | null;
+}
+
+const unavailable = (code: string, message: string) =>
+	new StepFailure(code, message, { retryable: false });
+
+/** The provider record, its API key and the AI SDK configuration for `model`. */
+export async function providerAccess(
+	ctx: ModelTurnsContext,
+	workspaceId: string,
+	providerId: string,
+	model: string | null
+): Promise<{ row: ProviderRow; config: ProviderConfig; access: ProviderAccess }> {
+	const result = await ctx.db.execute(sql`
+		select id, kind, base_url, credential_id, default_model, concurrency, timeout_ms, script
+		from model_providers where id = ${providerId} and workspace_id = ${workspaceId}
+	`);
+	const row = rows<ProviderRow>(result)[0];
+	if (!row)
+		throw unavailable('provider_not_found', 'The model provider does not exist in this workspace.');
+	const modelName = model ?? row.default_model;
+	if (row.kind === 'scripted') {
+		return {
+			row,
+			config: { kind: 'scripted', baseUrl: null, model: modelName, replies: row.script ?? [] },
+			access: { apiKey: null, fetch: ctx.fetch }
+		};
+	}
+	let apiKey: string | null = null;
+	let baseUrl = row.base_url;
+	if (row.credential_id !== null) {
+		const credential = await ctx.lookupCredential(workspaceId, row.credential_id);
+		if (credential === null)
+			throw unavailable('credential_missing', "The model provider's credential is gone.");
+		if (credential.kind !== 'openai' && credential.kind !== 'anthropic')
+			throw unavailable('credential_missing', "The model provider's credential has no API key.");
+		apiKey = credential.apiKey;
+		baseUrl ??= credential.baseUrl ?? null;
+	}
+	return {
+		row,
+		config: { kind: row.kind, baseUrl, model: modelName },
+		access: { apiKey, fetch: ctx.fetch }
+	};
+}
+
+/** `callTurn` of the agent kinds. */
+export function createTurnCaller(ctx: ModelTurnsContext): AgentDeps['callTurn'] {
+	return async (request) => {
+		const { row, config, access } = await providerAccess(
+			ctx,
+			request.workspaceId,
+			request.providerId,
+			request.model
+		);
+		const model = createLanguageModel(config, access);
+		try {
+			const result = await callModelTurn({
+				model,
+				...(request.system !== '' && { system: request.system }),
+				messages: request.messages,
+				tools: request.tools.map((tool) => ({
+					name: tool.name,
+					description: tool.description,
+					inputSchema: tool.inputSchema as JSONSchema7
+				})),
+				...(request.outputSchema !== null && {
+					outputSchema: request.outputSchema as JSONSchema7
+				}),
+				...(request.temperature !== null && { temperature: request.temperature }),
+				signal: request.signal,
+				onTextDelta: request.onTextDelta,
+				limits: {
+					timeoutMs: row.timeout_ms,
+					concurrency: row.concurrency,
+					concurrencyKey: row.id
+				}
+			});
+			return {
+				text: result.text,
+				toolCalls: result.toolCalls,
+				usage: result.usage,
+				finishReason: result.finishReason,
+				durationMs: result.durationMs,
+				providerId: row.id,
+				providerKind: row.kind,
+				model: config.model
+			};
+		} catch (error) {
+			if (request.signal.aborted) throw request.signal.reason;
+			if (error instanceof ModelCallError)
+				throw new StepFailure(`model_${error.code}`, error.message, {
+					retryable: error.retryable
+				});
+			throw error;
+		}
+	};
+}
