@@ -1,7 +1,5 @@
-import { sql } from 'drizzle-orm';
 import * as runs from '../db/runs.ts';
 import * as workflows from '../db/workflows.ts';
-import { rows } from '../db/migrate.ts';
 import { isUuid } from '../ids.ts';
 import { sha256Hex } from '../platform/crypto.ts';
 import {
@@ -14,10 +12,10 @@ import {
 import { startRunBatched } from '../engine/run-intake.ts';
 import { type RunEventMessage, runChannel } from '../channels.ts';
 import { publishEvents } from '../bus/run-events.ts';
-import { runInputSchema } from '../../schemas/workflow.ts';
-import type { RunStatus } from '../../schemas/run-status.ts';
+import { isFinishedRun, type RunStatus } from '../../schemas/run-status.ts';
 import type { Run } from '../db/schema/index.ts';
 import { audited, auditEntry } from './audit.ts';
+import { getRunnableVersion, runnableVersion, type RunnableVersion } from './runnable-versions.ts';
 import { loadWorkflow } from './workflows.ts';
 import { authorizeWorkspace } from './workspaces.ts';
 import { ServiceError, notFound } from '../errors.ts';
@@ -72,22 +70,61 @@ export async function startWorkflowRun(
 	const principal = personActing(actor);
 	if (principal !== null) await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.run');
 	const workflow = await loadWorkflow(ctx, workspaceId, request.workflowId);
-	const version =
-		request.version !== undefined
-			? await workflows.getVersion(ctx.db, workspaceId, workflow.id, request.version)
-			: workflow.publishedVersionId === null
+	let version: RunnableVersion | null;
+	if (request.version !== undefined) {
+		const found = await workflows.getVersion(ctx.db, workspaceId, workflow.id, request.version);
+		if (found === null) throw notFound('Version not found.');
+		version = runnableVersion(found);
+	} else {
+		version =
+			workflow.publishedVersionId === null
 				? null
-				: await workflows.getVersionById(ctx.db, workspaceId, workflow.publishedVersionId);
+				: await getRunnableVersion(ctx.db, workspaceId, workflow.publishedVersionId);
+	}
+	return startRunOn(
+		ctx,
+		principal,
+		{ workspaceId, workflowId: workflow.id, version },
+		request,
+		meta
+	);
+}
+
+/**
+ * Starts a run of the published version a trigger's own query found (see triggers.getWebhookTarget),
+ * without reading the workflow again. The system acts: the caller checked the trigger's secret.
+ */
+export async function startPublishedRun(
+	ctx: RunStarterContext,
+	actor: SystemPrincipal,
+	target: { workspaceId: string; workflowId: string; publishedVersionId: string | null },
+	request: Omit<StartRunInput, 'workflowId' | 'version'>,
+	meta: RequestMeta
+): Promise<{ run: Run; created: boolean }> {
+	const { workspaceId, workflowId, publishedVersionId } = target;
+	const version =
+		publishedVersionId === null
+			? null
+			: await getRunnableVersion(ctx.db, workspaceId, publishedVersionId);
+	return startRunOn(ctx, personActing(actor), { workspaceId, workflowId, version }, request, meta);
+}
+
+async function startRunOn(
+	ctx: RunStarterContext,
+	principal: Principal | null,
+	target: { workspaceId: string; workflowId: string; version: RunnableVersion | null },
+	request: Omit<StartRunInput, 'workflowId' | 'version'>,
+	meta: RequestMeta
+): Promise<{ run: Run; created: boolean }> {
+	const { workspaceId, workflowId, version } = target;
 	if (version === null) {
 		throw new ServiceError(
-			request.version === undefined ? 'conflict' : 'not-found',
-			request.version === undefined
-				? 'This workflow has no published version yet: publish one, or name a version to run.'
-				: 'Version not found.'
+			'conflict',
+			'This workflow has no published version yet: publish one, or name a version to run.'
 		);
 	}
 	const trigger = request.trigger ?? (principal?.kind === 'token' ? 'api' : 'manual');
-	const parsed = runInputSchema(version.definition.inputs).safeParse(request.input ?? {});
+	const parsed = version.inputSchema.safeParse(request.input ?? {});
 	if (!parsed.success) {
 		throw new ServiceError('invalid', 'The run input does not match the workflow inputs.', {
 			fields: Object.fromEntries(
@@ -95,16 +132,9 @@ export async function startWorkflowRun(
 			)
 		});
 	}
-	const idempotency =
-		request.idempotencyKey === undefined
-			? undefined
-			: {
-					key: request.idempotencyKey,
-					requestHash: sha256Hex(JSON.stringify([workflow.id, version.number, parsed.data]))
-				};
 	const newRun = {
 		workspaceId,
-		workflowId: workflow.id,
+		workflowId,
 		versionId: version.id,
 		definition: version.definition,
 		input: parsed.data,
@@ -116,28 +146,32 @@ export async function startWorkflowRun(
 		action: 'run.start',
 		actorUserId: principal?.user.id ?? null,
 		workspaceId,
-		details: { workflowId: workflow.id, version: version.number, trigger }
+		details: { workflowId, version: version.number, trigger }
+	};
+	if (request.idempotencyKey === undefined) {
+		// Group-committed with the runs started at the same moment, its audit entry in the same statement.
+		const { run, events } = await startRunBatched(ctx.db, newRun, auditEntry(meta, startAudit));
+		await publish(ctx, events);
+		return { run, created: true };
+	}
+	const idempotency = {
+		key: request.idempotencyKey,
+		requestHash: sha256Hex(JSON.stringify([workflowId, version.number, parsed.data]))
 	};
 	let started;
-	if (idempotency === undefined) {
-		// Group-committed with the runs started at the same moment, its audit entry in the same statement.
-		const batched = await startRunBatched(ctx.db, newRun, auditEntry(meta, startAudit));
-		started = { ...batched, created: true };
-	} else {
-		try {
-			started = await audited(
-				ctx.db,
-				meta,
-				(tx) => startRunRows(tx, newRun, idempotency),
-				// A replayed request started nothing: there is nothing to record.
-				(result) =>
-					result.created ? { ...startAudit, target: { type: 'run', id: result.runId } } : null
-			);
-		} catch (error) {
-			if (error instanceof IdempotencyMismatchError)
-				throw new ServiceError('conflict', error.message);
-			throw error;
-		}
+	try {
+		started = await audited(
+			ctx.db,
+			meta,
+			(tx) => startRunRows(tx, newRun, idempotency),
+			// A replayed request started nothing: there is nothing to record.
+			(result) =>
+				result.created ? { ...startAudit, target: { type: 'run', id: result.runId } } : null
+		);
+	} catch (error) {
+		if (error instanceof IdempotencyMismatchError)
+			throw new ServiceError('conflict', error.message);
+		throw error;
 	}
 	if (started.created) await publish(ctx, started.events);
 	return { run: await loadRun(ctx, workspaceId, started.runId), created: started.created };
@@ -342,28 +376,30 @@ export async function decideApproval(
 	return runs.getApproval(ctx.db, workspaceId, approval.id);
 }
 
+const terminalEvents = new Set(['run.succeeded', 'run.failed', 'run.cancelled']);
+
 /**
- * Waits until a run finishes or `timeoutMs` passes (the webhook trigger's synchronous mode): woken by
- * the run's events on the bus, with a slow poll in case an event is lost (the bus is best-effort).
+ * Waits until a run finishes or `timeoutMs` passes (the webhook trigger's synchronous mode), and
+ * returns it as it then is. It listens first, then reads the run once (it may have finished before
+ * anyone listened); after that it reads again only when the bus announces the run's end, or every
+ * second in case that event was lost (the bus is best-effort).
  */
-export async function waitForRun(
-	ctx: ServiceContext,
-	workspaceId: string,
-	runId: string,
-	timeoutMs: number
-) {
+export async function waitForRun(ctx: ServiceContext, run: Run, timeoutMs: number): Promise<Run> {
 	const deadline = Date.now() + timeoutMs;
+	let endings = 0;
 	let wake: () => void = () => {};
-	const unsubscribe = await ctx.bus.subscribe(runChannel(runId), (message) => {
-		const type = (message as { type?: unknown }).type;
-		if (type === 'run.succeeded' || type === 'run.failed' || type === 'run.cancelled') wake();
+	const unsubscribe = await ctx.bus.subscribe(runChannel(run.id), (message) => {
+		if (!terminalEvents.has(String((message as { type?: unknown }).type))) return;
+		endings += 1;
+		wake();
 	});
 	try {
 		for (;;) {
-			const result = await ctx.db.execute(sql`select status from runs where id = ${runId}`);
-			const status = rows<{ status: RunStatus }>(result)[0]?.status;
-			const finished = status === 'succeeded' || status === 'failed' || status === 'cancelled';
-			if (finished || Date.now() >= deadline) return loadRun(ctx, workspaceId, runId);
+			// An end announced while this read is under way is not missed: the count moves.
+			const heard = endings;
+			const current = await loadRun(ctx, run.workspaceId, run.id);
+			if (isFinishedRun(current.status) || Date.now() >= deadline) return current;
+			if (endings !== heard) continue;
 			await new Promise<void>((resolve) => {
 				const timer = setTimeout(resolve, Math.min(1_000, Math.max(0, deadline - Date.now())));
 				wake = () => {
@@ -371,6 +407,7 @@ export async function waitForRun(
 					resolve();
 				};
 			});
+			wake = () => {};
 		}
 	} finally {
 		await unsubscribe();
