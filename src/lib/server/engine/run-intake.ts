@@ -27,6 +27,7 @@ export interface StartedRun {
 }
 
 interface Pending {
+	id: string;
 	run: NewRun;
 	entry: Omit<NewAuditEntry, 'targetId' | 'targetType'>;
 	resolve(started: StartedRun): void;
@@ -37,9 +38,16 @@ const queues = new WeakMap<Db, Pending[]>();
 
 /**
  * Creates a run (queued, its input node ready) and its audit entry (target: the run), batched with
- * the runs other callers start at the same time. For runs without an idempotency key.
+ * the runs other callers start at the same time. For runs without an idempotency key. `id` lets a
+ * caller listen for the run's events before it exists; a run the shared statement could not write,
+ * created again alone, gets another id (the one in the answer counts).
  */
-export function startRunBatched(db: Db, run: NewRun, entry: Pending['entry']): Promise<StartedRun> {
+export function startRunBatched(
+	db: Db,
+	run: NewRun,
+	entry: Pending['entry'],
+	id: string = randomUUID()
+): Promise<StartedRun> {
 	return new Promise((resolve, reject) => {
 		let queue = queues.get(db);
 		if (queue === undefined) {
@@ -49,7 +57,7 @@ export function startRunBatched(db: Db, run: NewRun, entry: Pending['entry']): P
 				void writeBatches(db, queue ?? []);
 			});
 		}
-		queue.push({ run, entry, resolve, reject });
+		queue.push({ id, run, entry, resolve, reject });
 	});
 }
 
@@ -89,8 +97,8 @@ async function createAlone(db: Db, { run, entry }: Pending) {
 }
 
 async function insertRuns(db: Db, batch: Pending[]) {
-	const planned = batch.map(({ run, entry }) => ({
-		id: randomUUID(),
+	const planned = batch.map(({ id, run, entry }) => ({
+		id,
 		workspaceId: run.workspaceId,
 		workflowId: run.workflowId,
 		versionId: run.versionId,

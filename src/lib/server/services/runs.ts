@@ -11,6 +11,7 @@ import {
 } from '../engine/run-control.ts';
 import { startRunBatched } from '../engine/run-intake.ts';
 import { type RunEventMessage, runChannel } from '../channels.ts';
+import type { EventBus, Unsubscribe } from '../bus/bus.ts';
 import { publishEvents } from '../bus/run-events.ts';
 import { isFinishedRun, type RunStatus } from '../../schemas/run-status.ts';
 import type { Run } from '../db/schema/index.ts';
@@ -98,7 +99,10 @@ export async function startPublishedRun(
 	ctx: RunStarterContext,
 	actor: SystemPrincipal,
 	target: { workspaceId: string; workflowId: string; publishedVersionId: string | null },
-	request: Omit<StartRunInput, 'workflowId' | 'version'>,
+	request: Omit<StartRunInput, 'workflowId' | 'version'> & {
+		/** The id a run created at once gets (see startRunBatched): its end can be watched before. */
+		runId?: string;
+	},
 	meta: RequestMeta
 ): Promise<{ run: Run; created: boolean }> {
 	const { workspaceId, workflowId, publishedVersionId } = target;
@@ -113,7 +117,7 @@ async function startRunOn(
 	ctx: RunStarterContext,
 	principal: Principal | null,
 	target: { workspaceId: string; workflowId: string; version: RunnableVersion | null },
-	request: Omit<StartRunInput, 'workflowId' | 'version'>,
+	request: Omit<StartRunInput, 'workflowId' | 'version'> & { runId?: string },
 	meta: RequestMeta
 ): Promise<{ run: Run; created: boolean }> {
 	const { workspaceId, workflowId, version } = target;
@@ -150,7 +154,12 @@ async function startRunOn(
 	};
 	if (request.idempotencyKey === undefined) {
 		// Group-committed with the runs started at the same moment, its audit entry in the same statement.
-		const { run, events } = await startRunBatched(ctx.db, newRun, auditEntry(meta, startAudit));
+		const { run, events } = await startRunBatched(
+			ctx.db,
+			newRun,
+			auditEntry(meta, startAudit),
+			request.runId
+		);
 		await publish(ctx, events);
 		return { run, created: true };
 	}
@@ -378,38 +387,76 @@ export async function decideApproval(
 
 const terminalEvents = new Set(['run.succeeded', 'run.failed', 'run.cancelled']);
 
+/** Listens on a run's channel for the events that end it, from before or after it exists. */
+export class RunEndWatch {
+	readonly runId: string;
+	/** How many ending events were heard: a count, so one heard during a read is not missed. */
+	endings = 0;
+	#wake: () => void = () => {};
+	#unsubscribe: Unsubscribe = async () => {};
+
+	private constructor(runId: string) {
+		this.runId = runId;
+	}
+
+	static async open(bus: EventBus, runId: string): Promise<RunEndWatch> {
+		const watch = new RunEndWatch(runId);
+		watch.#unsubscribe = await bus.subscribe(runChannel(runId), (message) => {
+			if (!terminalEvents.has(String((message as { type?: unknown }).type))) return;
+			watch.endings += 1;
+			watch.#wake();
+		});
+		return watch;
+	}
+
+	/** Resolves at the next ending event, or after `ms`. */
+	next(ms: number): Promise<void> {
+		return new Promise<void>((resolve) => {
+			const timer = setTimeout(resolve, ms);
+			this.#wake = () => {
+				clearTimeout(timer);
+				this.#wake = () => {};
+				resolve();
+			};
+		});
+	}
+
+	close(): Promise<void> {
+		return this.#unsubscribe();
+	}
+}
+
 /**
  * Waits until a run finishes or `timeoutMs` passes (the webhook trigger's synchronous mode), and
- * returns it as it then is. It listens first, then reads the run once (it may have finished before
- * anyone listened); after that it reads again only when the bus announces the run's end, or every
- * second in case that event was lost (the bus is best-effort).
+ * returns it as it then is. With a `watch` opened before the run was created, every event of the run
+ * was heard, so the run is read once, after its end is announced; otherwise it listens, then reads
+ * once (the run may have ended before anyone listened). Without an announcement it reads every
+ * second, in case the event was lost (the bus is best-effort).
  */
-export async function waitForRun(ctx: ServiceContext, run: Run, timeoutMs: number): Promise<Run> {
+export async function waitForRun(
+	ctx: ServiceContext,
+	run: Run,
+	timeoutMs: number,
+	watch: RunEndWatch | null = null
+): Promise<Run> {
 	const deadline = Date.now() + timeoutMs;
-	let endings = 0;
-	let wake: () => void = () => {};
-	const unsubscribe = await ctx.bus.subscribe(runChannel(run.id), (message) => {
-		if (!terminalEvents.has(String((message as { type?: unknown }).type))) return;
-		endings += 1;
-		wake();
-	});
+	const listening = watch?.runId === run.id ? watch : await RunEndWatch.open(ctx.bus, run.id);
 	try {
+		let current = run;
+		let read = listening !== watch;
+		// The endings `current` already reflects: none for the run as created.
+		let heard = 0;
 		for (;;) {
-			// An end announced while this read is under way is not missed: the count moves.
-			const heard = endings;
-			const current = await loadRun(ctx, run.workspaceId, run.id);
+			if (read) {
+				heard = listening.endings;
+				current = await loadRun(ctx, run.workspaceId, run.id);
+			}
 			if (isFinishedRun(current.status) || Date.now() >= deadline) return current;
-			if (endings !== heard) continue;
-			await new Promise<void>((resolve) => {
-				const timer = setTimeout(resolve, Math.min(1_000, Math.max(0, deadline - Date.now())));
-				wake = () => {
-					clearTimeout(timer);
-					resolve();
-				};
-			});
-			wake = () => {};
+			if (listening.endings === heard)
+				await listening.next(Math.min(1_000, Math.max(0, deadline - Date.now())));
+			read = true;
 		}
 	} finally {
-		await unsubscribe();
+		if (listening !== watch) await listening.close();
 	}
 }

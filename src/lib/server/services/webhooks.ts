@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { isFinishedRun } from '../../schemas/run-status.ts';
 import { webhookConfigSchema, type WebhookConfig } from '../../schemas/triggers.ts';
 import type { RatePolicy } from '../auth/rate-limit.ts';
@@ -11,7 +11,7 @@ import { ServiceError, notFound } from '../errors.ts';
 import { systemPrincipal, type RequestMeta } from '../principal.ts';
 import type { ServiceContext } from './context.ts';
 import { webhookBodyFormat, webhookRunInput, type WebhookBodyFormat } from './webhook-body.ts';
-import { startPublishedRun, waitForRun } from './runs.ts';
+import { RunEndWatch, startPublishedRun, waitForRun } from './runs.ts';
 
 /**
  * Per webhook, its own `rateLimitPerSecond` in a window of one second, counted after authentication
@@ -191,19 +191,27 @@ export async function receiveWebhook(
 	if (requestKey !== null && !idempotencyKeyPattern.test(requestKey))
 		throw new ServiceError('invalid', 'Idempotency-Key must be 1–200 visible ASCII characters.');
 	const key = requestKey ?? (signature === null ? null : `signature:${signature}`);
-	const { run, created } = await startPublishedRun(
-		ctx,
-		systemPrincipal('webhook'),
-		{ workspaceId: trigger.workspaceId, workflowId: trigger.workflowId, publishedVersionId },
-		{
-			input: await webhookRunInput(format, delivery.body),
-			idempotencyKey: key === null ? undefined : `webhook:${trigger.id}:${key}`,
-			trigger: 'webhook',
-			triggerId: trigger.id
-		},
-		meta
-	);
-	if (config.respond === 'accepted') return { run, created, complete: false };
-	const settled = await waitForRun(ctx, run, config.waitTimeoutMs);
-	return { run: settled, created, complete: isFinishedRun(settled.status) };
+	// In result mode the run's end is listened for before the run exists: no read to catch up on.
+	const runId = randomUUID();
+	const watch = config.respond === 'result' ? await RunEndWatch.open(ctx.bus, runId) : null;
+	try {
+		const { run, created } = await startPublishedRun(
+			ctx,
+			systemPrincipal('webhook'),
+			{ workspaceId: trigger.workspaceId, workflowId: trigger.workflowId, publishedVersionId },
+			{
+				input: await webhookRunInput(format, delivery.body),
+				idempotencyKey: key === null ? undefined : `webhook:${trigger.id}:${key}`,
+				trigger: 'webhook',
+				triggerId: trigger.id,
+				runId
+			},
+			meta
+		);
+		if (watch === null) return { run, created, complete: false };
+		const settled = await waitForRun(ctx, run, config.waitTimeoutMs, watch);
+		return { run: settled, created, complete: isFinishedRun(settled.status) };
+	} finally {
+		await watch?.close();
+	}
 }
