@@ -339,6 +339,59 @@ describe('token webhooks', () => {
 	});
 });
 
+describe('a webhook called again and again', () => {
+	it('sees each change to its trigger and workflow on the very next call', async () => {
+		const created = await read<{ id: string }>(
+			await owner.json(`/api/v1/workspaces/${workspace}/workflows`, 'POST', {
+				name: 'Changing',
+				definition: greeter
+			}),
+			201
+		);
+		const versions = `/api/v1/workspaces/${workspace}/workflows/${created.id}/versions`;
+		const trigger = await read<TriggerBody & { secret: string; path: string }>(
+			await owner.json(`/api/v1/workspaces/${workspace}/workflows/${created.id}/triggers`, 'POST', {
+				kind: 'webhook',
+				name: 'Hook',
+				config: { respond: 'result' }
+			}),
+			201
+		);
+		const hookPath = `/api/v1/workspaces/${workspace}/workflows/${created.id}/triggers/${trigger.id}`;
+		const call = (token = trigger.secret) =>
+			callHook(trigger.path, '{"name":"ada"}', bearer(token));
+		await expectProblem(await call(), 409, 'conflict');
+		await read(await owner.json(`${versions}/1/publish`, 'POST', {}));
+		for (let n = 0; n < 3; n += 1)
+			expect(await read<{ output: unknown }>(await call())).toMatchObject({ output: 'Hello ADA!' });
+		await read(await owner.json(hookPath, 'PATCH', { enabled: false }));
+		await expectProblem(await call(), 404);
+		await read(await owner.json(hookPath, 'PATCH', { enabled: true }));
+		const shouting = {
+			...greeter,
+			nodes: greeter.nodes.map((node) =>
+				node.id === 'greet'
+					? { ...node, config: { template: 'HEY {{ steps.shout.output }}' } }
+					: node
+			)
+		};
+		await read(await owner.json(versions, 'POST', { definition: shouting, publish: true }), 201);
+		expect(await read<{ output: unknown }>(await call())).toMatchObject({ output: 'HEY ADA' });
+		await read(await owner.json(hookPath, 'PATCH', { config: { respond: 'accepted' } }));
+		expect((await call()).status).toBe(202);
+		const rotated = await read<{ secret: string }>(
+			await owner.json(`${hookPath}/rotate`, 'POST', {})
+		);
+		await expectProblem(await call(), 401);
+		expect((await call(rotated.secret)).status).toBe(202);
+		expect(
+			(await owner.request(hookPath, { method: 'DELETE', headers: { origin: owner.origin } }))
+				.status
+		).toBe(204);
+		await expectProblem(await call(rotated.secret), 404);
+	});
+});
+
 describe('HMAC webhooks', () => {
 	it('accept a signed request, and refuse a wrong, tampered, missing or stale signature', async () => {
 		const hook = await webhook({ auth: 'hmac' });

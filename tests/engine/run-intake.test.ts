@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rows } from '../../src/lib/server/db/migrate.ts';
+import * as runsDb from '../../src/lib/server/db/runs.ts';
 import { startRunBatched } from '../../src/lib/server/engine/run-intake.ts';
-import type { RunEventMessage } from '../../src/lib/server/channels.ts';
 import { buildGraph } from '../../src/lib/server/engine/definition.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { createEngineHarness, type EngineHarness } from '../helpers/engine.ts';
@@ -51,6 +51,11 @@ describe('runs started together', () => {
 		for (const [n, run] of started.entries()) {
 			expect(run).toMatchObject({ status: 'queued', input: { n }, trigger: 'manual', eventSeq: 1 });
 		}
+		// The row the statement returned is the run as a later read gives it.
+		const [first] = started;
+		expect(first).toEqual(
+			await runsDb.get(testDb.database.db, engine.workspaceId, ids[0] as string)
+		);
 		const steps = await query<{ run_id: string; count: number }>(
 			sql`select run_id, count(*)::int as count from run_steps where run_id::text in ${textList(ids)} group by run_id`
 		);
@@ -116,9 +121,7 @@ describe('runs started together', () => {
 			'fulfilled'
 		]);
 		const made = outcomes.flatMap((outcome) =>
-			outcome.status === 'fulfilled'
-				? [(outcome.value as { runId: string; events: RunEventMessage[] }).runId]
-				: []
+			outcome.status === 'fulfilled' ? [outcome.value.run.id] : []
 		);
 		const stored = await query<{ id: string }>(
 			sql`select id from runs where id::text in ${textList(made)}`

@@ -1,4 +1,16 @@
-import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import {
+	and,
+	asc,
+	desc,
+	eq,
+	getTableColumns,
+	gt,
+	inArray,
+	lt,
+	or,
+	sql,
+	type SQL
+} from 'drizzle-orm';
 import type { RunStatus } from '../../schemas/run-status.ts';
 import type { Db } from './index.ts';
 import { rows } from './migrate.ts';
@@ -13,6 +25,21 @@ import {
 	type RunEvent,
 	type RunStep
 } from './schema/index.ts';
+
+const runColumns = Object.entries(getTableColumns(runs));
+
+/**
+ * A `runs` row read by a hand-written statement (`returning *`: columns by their SQL names, values
+ * as the driver gives them) as the Run a query-builder select would give.
+ */
+export function fromRow(row: Record<string, unknown>): Run {
+	const run: Record<string, unknown> = {};
+	for (const [key, column] of runColumns) {
+		const value = row[column.name];
+		run[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+	}
+	return run as Run;
+}
 
 export async function get(db: Db, workspaceId: string, id: string): Promise<Run | null> {
 	const [run] = await db

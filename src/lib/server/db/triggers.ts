@@ -1,6 +1,6 @@
-import { and, asc, eq, lte } from 'drizzle-orm';
+import { and, asc, eq, lte, sql } from 'drizzle-orm';
 import type { Db } from './index.ts';
-import { triggers, type Trigger } from './schema/index.ts';
+import { triggers, workflowVersions, workflows, type Trigger } from './schema/index.ts';
 
 export async function create(db: Db, values: typeof triggers.$inferInsert): Promise<Trigger> {
 	const [trigger] = await db.insert(triggers).values(values).returning();
@@ -27,10 +27,51 @@ export async function get(
 	return trigger ?? null;
 }
 
-/** For `POST /hooks/{id}`, where the id and its secret are all a caller has to go on. */
 export async function getById(db: Db, id: string): Promise<Trigger | null> {
 	const [trigger] = await db.select().from(triggers).where(eq(triggers.id, id));
 	return trigger ?? null;
+}
+
+/** What `POST /hooks/{id}` starts a run on: the trigger and its workflow's published version. */
+export interface WebhookTarget {
+	trigger: Trigger;
+	/** Null until the workflow's first publish. */
+	publishedVersion: { id: string; number: number } | null;
+}
+
+function webhookTargetQuery(db: Db) {
+	return db
+		.select({
+			trigger: triggers,
+			versionId: workflowVersions.id,
+			versionNumber: workflowVersions.number
+		})
+		.from(triggers)
+		.innerJoin(workflows, eq(workflows.id, triggers.workflowId))
+		.leftJoin(workflowVersions, eq(workflowVersions.id, workflows.publishedVersionId))
+		.where(eq(triggers.id, sql.placeholder('id')))
+		.prepare('webhook_target');
+}
+
+const webhookTargetQueries = new WeakMap<Db, ReturnType<typeof webhookTargetQuery>>();
+
+/**
+ * For `POST /hooks/{id}`, where the id and its secret are all a caller has to go on: the trigger
+ * and its workflow's published version in one round trip, read afresh on every call so that a
+ * trigger disabled, deleted or given a new token, or a workflow published again, counts at once.
+ * The statement is built once per database.
+ */
+export async function getWebhookTarget(db: Db, id: string): Promise<WebhookTarget | null> {
+	let query = webhookTargetQueries.get(db);
+	if (query === undefined) webhookTargetQueries.set(db, (query = webhookTargetQuery(db)));
+	const [found] = await query.execute({ id });
+	if (found === undefined) return null;
+	const { trigger, versionId, versionNumber } = found;
+	return {
+		trigger,
+		publishedVersion:
+			versionId === null || versionNumber === null ? null : { id: versionId, number: versionNumber }
+	};
 }
 
 export async function list(db: Db, workspaceId: string, workflowId: string): Promise<Trigger[]> {

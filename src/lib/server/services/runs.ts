@@ -1,7 +1,5 @@
-import { sql } from 'drizzle-orm';
 import * as runs from '../db/runs.ts';
 import * as workflows from '../db/workflows.ts';
-import { rows } from '../db/migrate.ts';
 import { isUuid } from '../ids.ts';
 import { sha256Hex } from '../platform/crypto.ts';
 import {
@@ -13,11 +11,12 @@ import {
 } from '../engine/run-control.ts';
 import { startRunBatched } from '../engine/run-intake.ts';
 import { type RunEventMessage, runChannel } from '../channels.ts';
+import type { EventBus, Unsubscribe } from '../bus/bus.ts';
 import { publishEvents } from '../bus/run-events.ts';
-import { runInputSchema } from '../../schemas/workflow.ts';
-import type { RunStatus } from '../../schemas/run-status.ts';
+import { isFinishedRun, type RunStatus } from '../../schemas/run-status.ts';
 import type { Run } from '../db/schema/index.ts';
 import { audited, auditEntry } from './audit.ts';
+import { getRunnableVersion, runnableVersion, type RunnableVersion } from './runnable-versions.ts';
 import { loadWorkflow } from './workflows.ts';
 import { authorizeWorkspace } from './workspaces.ts';
 import { ServiceError, notFound } from '../errors.ts';
@@ -72,22 +71,64 @@ export async function startWorkflowRun(
 	const principal = personActing(actor);
 	if (principal !== null) await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.run');
 	const workflow = await loadWorkflow(ctx, workspaceId, request.workflowId);
-	const version =
-		request.version !== undefined
-			? await workflows.getVersion(ctx.db, workspaceId, workflow.id, request.version)
-			: workflow.publishedVersionId === null
+	let version: RunnableVersion | null;
+	if (request.version !== undefined) {
+		const found = await workflows.getVersion(ctx.db, workspaceId, workflow.id, request.version);
+		if (found === null) throw notFound('Version not found.');
+		version = runnableVersion(found);
+	} else {
+		version =
+			workflow.publishedVersionId === null
 				? null
-				: await workflows.getVersionById(ctx.db, workspaceId, workflow.publishedVersionId);
+				: await getRunnableVersion(ctx.db, workspaceId, workflow.publishedVersionId);
+	}
+	return startRunOn(
+		ctx,
+		principal,
+		{ workspaceId, workflowId: workflow.id, version },
+		request,
+		meta
+	);
+}
+
+/**
+ * Starts a run of the published version a trigger's own query found (see triggers.getWebhookTarget),
+ * without reading the workflow again. The system acts: the caller checked the trigger's secret.
+ */
+export async function startPublishedRun(
+	ctx: RunStarterContext,
+	actor: SystemPrincipal,
+	target: { workspaceId: string; workflowId: string; publishedVersionId: string | null },
+	request: Omit<StartRunInput, 'workflowId' | 'version'> & {
+		/** The id a run created at once gets (see startRunBatched): its end can be watched before. */
+		runId?: string;
+	},
+	meta: RequestMeta
+): Promise<{ run: Run; created: boolean }> {
+	const { workspaceId, workflowId, publishedVersionId } = target;
+	const version =
+		publishedVersionId === null
+			? null
+			: await getRunnableVersion(ctx.db, workspaceId, publishedVersionId);
+	return startRunOn(ctx, personActing(actor), { workspaceId, workflowId, version }, request, meta);
+}
+
+async function startRunOn(
+	ctx: RunStarterContext,
+	principal: Principal | null,
+	target: { workspaceId: string; workflowId: string; version: RunnableVersion | null },
+	request: Omit<StartRunInput, 'workflowId' | 'version'> & { runId?: string },
+	meta: RequestMeta
+): Promise<{ run: Run; created: boolean }> {
+	const { workspaceId, workflowId, version } = target;
 	if (version === null) {
 		throw new ServiceError(
-			request.version === undefined ? 'conflict' : 'not-found',
-			request.version === undefined
-				? 'This workflow has no published version yet: publish one, or name a version to run.'
-				: 'Version not found.'
+			'conflict',
+			'This workflow has no published version yet: publish one, or name a version to run.'
 		);
 	}
 	const trigger = request.trigger ?? (principal?.kind === 'token' ? 'api' : 'manual');
-	const parsed = runInputSchema(version.definition.inputs).safeParse(request.input ?? {});
+	const parsed = version.inputSchema.safeParse(request.input ?? {});
 	if (!parsed.success) {
 		throw new ServiceError('invalid', 'The run input does not match the workflow inputs.', {
 			fields: Object.fromEntries(
@@ -95,16 +136,9 @@ export async function startWorkflowRun(
 			)
 		});
 	}
-	const idempotency =
-		request.idempotencyKey === undefined
-			? undefined
-			: {
-					key: request.idempotencyKey,
-					requestHash: sha256Hex(JSON.stringify([workflow.id, version.number, parsed.data]))
-				};
 	const newRun = {
 		workspaceId,
-		workflowId: workflow.id,
+		workflowId,
 		versionId: version.id,
 		definition: version.definition,
 		input: parsed.data,
@@ -116,28 +150,37 @@ export async function startWorkflowRun(
 		action: 'run.start',
 		actorUserId: principal?.user.id ?? null,
 		workspaceId,
-		details: { workflowId: workflow.id, version: version.number, trigger }
+		details: { workflowId, version: version.number, trigger }
+	};
+	if (request.idempotencyKey === undefined) {
+		// Group-committed with the runs started at the same moment, its audit entry in the same statement.
+		const { run, events } = await startRunBatched(
+			ctx.db,
+			newRun,
+			auditEntry(meta, startAudit),
+			request.runId
+		);
+		await publish(ctx, events);
+		return { run, created: true };
+	}
+	const idempotency = {
+		key: request.idempotencyKey,
+		requestHash: sha256Hex(JSON.stringify([workflowId, version.number, parsed.data]))
 	};
 	let started;
-	if (idempotency === undefined) {
-		// Group-committed with the runs started at the same moment, its audit entry in the same statement.
-		const batched = await startRunBatched(ctx.db, newRun, auditEntry(meta, startAudit));
-		started = { ...batched, created: true };
-	} else {
-		try {
-			started = await audited(
-				ctx.db,
-				meta,
-				(tx) => startRunRows(tx, newRun, idempotency),
-				// A replayed request started nothing: there is nothing to record.
-				(result) =>
-					result.created ? { ...startAudit, target: { type: 'run', id: result.runId } } : null
-			);
-		} catch (error) {
-			if (error instanceof IdempotencyMismatchError)
-				throw new ServiceError('conflict', error.message);
-			throw error;
-		}
+	try {
+		started = await audited(
+			ctx.db,
+			meta,
+			(tx) => startRunRows(tx, newRun, idempotency),
+			// A replayed request started nothing: there is nothing to record.
+			(result) =>
+				result.created ? { ...startAudit, target: { type: 'run', id: result.runId } } : null
+		);
+	} catch (error) {
+		if (error instanceof IdempotencyMismatchError)
+			throw new ServiceError('conflict', error.message);
+		throw error;
 	}
 	if (started.created) await publish(ctx, started.events);
 	return { run: await loadRun(ctx, workspaceId, started.runId), created: started.created };
@@ -352,37 +395,78 @@ export async function decideApproval(
 	return runs.getApproval(ctx.db, workspaceId, approval.id);
 }
 
+const terminalEvents = new Set(['run.succeeded', 'run.failed', 'run.cancelled']);
+
+/** Listens on a run's channel for the events that end it, from before or after it exists. */
+export class RunEndWatch {
+	readonly runId: string;
+	/** How many ending events were heard: a count, so one heard during a read is not missed. */
+	endings = 0;
+	#wake: () => void = () => {};
+	#unsubscribe: Unsubscribe = async () => {};
+
+	private constructor(runId: string) {
+		this.runId = runId;
+	}
+
+	static async open(bus: EventBus, runId: string): Promise<RunEndWatch> {
+		const watch = new RunEndWatch(runId);
+		watch.#unsubscribe = await bus.subscribe(runChannel(runId), (message) => {
+			if (!terminalEvents.has(String((message as { type?: unknown }).type))) return;
+			watch.endings += 1;
+			watch.#wake();
+		});
+		return watch;
+	}
+
+	/** Resolves at the next ending event, or after `ms`. */
+	next(ms: number): Promise<void> {
+		return new Promise<void>((resolve) => {
+			const timer = setTimeout(resolve, ms);
+			this.#wake = () => {
+				clearTimeout(timer);
+				this.#wake = () => {};
+				resolve();
+			};
+		});
+	}
+
+	close(): Promise<void> {
+		return this.#unsubscribe();
+	}
+}
+
 /**
- * Waits until a run finishes or `timeoutMs` passes (the webhook trigger's synchronous mode): woken by
- * the run's events on the bus, with a slow poll in case an event is lost (the bus is best-effort).
+ * Waits until a run finishes or `timeoutMs` passes (the webhook trigger's synchronous mode), and
+ * returns it as it then is. With a `watch` opened before the run was created, every event of the run
+ * was heard, so the run is read once, after its end is announced; otherwise it listens, then reads
+ * once (the run may have ended before anyone listened). Without an announcement it reads every
+ * second, in case the event was lost (the bus is best-effort).
  */
 export async function waitForRun(
 	ctx: ServiceContext,
-	workspaceId: string,
-	runId: string,
-	timeoutMs: number
-) {
+	run: Run,
+	timeoutMs: number,
+	watch: RunEndWatch | null = null
+): Promise<Run> {
 	const deadline = Date.now() + timeoutMs;
-	let wake: () => void = () => {};
-	const unsubscribe = await ctx.bus.subscribe(runChannel(runId), (message) => {
-		const type = (message as { type?: unknown }).type;
-		if (type === 'run.succeeded' || type === 'run.failed' || type === 'run.cancelled') wake();
-	});
+	const listening = watch?.runId === run.id ? watch : await RunEndWatch.open(ctx.bus, run.id);
 	try {
+		let current = run;
+		let read = listening !== watch;
+		// The endings `current` already reflects: none for the run as created.
+		let heard = 0;
 		for (;;) {
-			const result = await ctx.db.execute(sql`select status from runs where id = ${runId}`);
-			const status = rows<{ status: RunStatus }>(result)[0]?.status;
-			const finished = status === 'succeeded' || status === 'failed' || status === 'cancelled';
-			if (finished || Date.now() >= deadline) return loadRun(ctx, workspaceId, runId);
-			await new Promise<void>((resolve) => {
-				const timer = setTimeout(resolve, Math.min(1_000, Math.max(0, deadline - Date.now())));
-				wake = () => {
-					clearTimeout(timer);
-					resolve();
-				};
-			});
+			if (read) {
+				heard = listening.endings;
+				current = await loadRun(ctx, run.workspaceId, run.id);
+			}
+			if (isFinishedRun(current.status) || Date.now() >= deadline) return current;
+			if (listening.endings === heard)
+				await listening.next(Math.min(1_000, Math.max(0, deadline - Date.now())));
+			read = true;
 		}
 	} finally {
-		await unsubscribe();
+		if (listening !== watch) await listening.close();
 	}
 }

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { isFinishedRun } from '../../schemas/run-status.ts';
 import { webhookConfigSchema, type WebhookConfig } from '../../schemas/triggers.ts';
 import type { RatePolicy } from '../auth/rate-limit.ts';
@@ -6,11 +6,12 @@ import type { Run, Trigger } from '../db/schema/index.ts';
 import * as triggers from '../db/triggers.ts';
 import { isUuid } from '../ids.ts';
 import { decryptText, sha256Hex } from '../platform/crypto.ts';
+import { LruCache } from '../platform/lru.ts';
 import { ServiceError, notFound } from '../errors.ts';
 import { systemPrincipal, type RequestMeta } from '../principal.ts';
 import type { ServiceContext } from './context.ts';
 import { webhookBodyFormat, webhookRunInput, type WebhookBodyFormat } from './webhook-body.ts';
-import { startWorkflowRun, waitForRun } from './runs.ts';
+import { RunEndWatch, startPublishedRun, waitForRun } from './runs.ts';
 
 /**
  * Per webhook, its own `rateLimitPerSecond` in a window of one second, counted after authentication
@@ -54,6 +55,8 @@ const admitted: unique symbol = Symbol('awe.admitted-webhook');
  */
 export type AdmittedWebhook = {
 	trigger: Trigger;
+	/** The workflow's published version when the call was admitted; null before the first publish. */
+	publishedVersionId: string | null;
 	config: WebhookConfig;
 	/** How its body becomes the run input, from its Content-Type. */
 	format: WebhookBodyFormat;
@@ -98,6 +101,18 @@ function verifySignature(ctx: ServiceContext, trigger: Trigger, delivery: Webhoo
 
 const idempotencyKeyPattern = /^[\x21-\x7e]{1,200}$/;
 
+// Parsed webhook settings by their stored JSON: parsing is a pure function of that text, so an entry
+// is never stale, and a trigger whose settings change is parsed again on its next call.
+const parsedConfigs = new LruCache<string, WebhookConfig>(1024);
+
+function webhookConfig(trigger: Trigger): WebhookConfig {
+	const source = JSON.stringify(trigger.config);
+	let config = parsedConfigs.get(source);
+	if (config === undefined)
+		parsedConfigs.set(source, (config = webhookConfigSchema.parse(trigger.config)));
+	return config;
+}
+
 /**
  * First half of `POST /hooks/{id}`, before its body is read: the webhook must exist and be enabled
  * (unknown and disabled ones answer the same 404), a token webhook's token must match, and the body
@@ -118,13 +133,16 @@ export async function admitWebhook(
 			});
 	}
 	return countingRefusals(ctx, meta, async () => {
-		const trigger = isUuid(triggerId) ? await triggers.getById(ctx.db, triggerId) : null;
-		if (trigger === null || trigger.kind !== 'webhook' || !trigger.enabled)
+		// Read on every call, never cached: a disabled or deleted trigger or a new token counts at once.
+		const target = isUuid(triggerId) ? await triggers.getWebhookTarget(ctx.db, triggerId) : null;
+		const trigger = target?.trigger;
+		if (!target || !trigger || trigger.kind !== 'webhook' || !trigger.enabled)
 			throw notFound('Webhook not found.');
-		const config = webhookConfigSchema.parse(trigger.config);
+		const config = webhookConfig(trigger);
 		if (config.auth === 'token') verifyBearer(trigger, headers.authorization);
 		const format = webhookBodyFormat(headers.contentType);
-		return { trigger, config, format, [admitted]: true };
+		const publishedVersionId = target.publishedVersion?.id ?? null;
+		return { trigger, publishedVersionId, config, format, [admitted]: true };
 	});
 }
 
@@ -154,7 +172,7 @@ async function countingRefusals<T>(
  */
 export async function receiveWebhook(
 	ctx: ServiceContext,
-	{ trigger, config, format }: AdmittedWebhook,
+	{ trigger, publishedVersionId, config, format }: AdmittedWebhook,
 	delivery: WebhookDelivery,
 	meta: RequestMeta
 ): Promise<{ run: Run; created: boolean; complete: boolean }> {
@@ -173,20 +191,27 @@ export async function receiveWebhook(
 	if (requestKey !== null && !idempotencyKeyPattern.test(requestKey))
 		throw new ServiceError('invalid', 'Idempotency-Key must be 1–200 visible ASCII characters.');
 	const key = requestKey ?? (signature === null ? null : `signature:${signature}`);
-	const { run, created } = await startWorkflowRun(
-		ctx,
-		systemPrincipal('webhook'),
-		trigger.workspaceId,
-		{
-			workflowId: trigger.workflowId,
-			input: await webhookRunInput(format, delivery.body),
-			idempotencyKey: key === null ? undefined : `webhook:${trigger.id}:${key}`,
-			trigger: 'webhook',
-			triggerId: trigger.id
-		},
-		meta
-	);
-	if (config.respond === 'accepted') return { run, created, complete: false };
-	const settled = await waitForRun(ctx, trigger.workspaceId, run.id, config.waitTimeoutMs);
-	return { run: settled, created, complete: isFinishedRun(settled.status) };
+	// In result mode the run's end is listened for before the run exists: no read to catch up on.
+	const runId = randomUUID();
+	const watch = config.respond === 'result' ? await RunEndWatch.open(ctx.bus, runId) : null;
+	try {
+		const { run, created } = await startPublishedRun(
+			ctx,
+			systemPrincipal('webhook'),
+			{ workspaceId: trigger.workspaceId, workflowId: trigger.workflowId, publishedVersionId },
+			{
+				input: await webhookRunInput(format, delivery.body),
+				idempotencyKey: key === null ? undefined : `webhook:${trigger.id}:${key}`,
+				trigger: 'webhook',
+				triggerId: trigger.id,
+				runId
+			},
+			meta
+		);
+		if (watch === null) return { run, created, complete: false };
+		const settled = await waitForRun(ctx, run, config.waitTimeoutMs, watch);
+		return { run: settled, created, complete: isFinishedRun(settled.status) };
+	} finally {
+		await watch?.close();
+	}
 }
