@@ -40,13 +40,17 @@ const configSchema = z.object({
 		.min(10, 'must be at least 10')
 		.max(16, 'must be at most 16')
 		.default(12),
-	/** Steps one worker executes at once (the web process's own worker, and `npm run worker`). */
+	/**
+	 * Steps one worker executes at once (the web process's own worker, and `npm run worker`). Most
+	 * steps wait on I/O (model requests take seconds, HTTP calls, timers); code runs in the sandbox
+	 * pool, whose size CODE_RUNNERS limits on its own.
+	 */
 	WORKER_CONCURRENCY: z.coerce
 		.number({ error: 'must be a number' })
 		.int('must be a whole number')
 		.min(1, 'must be at least 1')
 		.max(256, 'must be at most 256')
-		.default(8),
+		.default(32),
 	/** How long a claimed step stays a worker's without a heartbeat before another may take it over. */
 	WORKER_LEASE_SECONDS: z.coerce
 		.number({ error: 'must be a number of seconds' })
