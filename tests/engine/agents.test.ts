@@ -459,3 +459,119 @@ describe('safety', () => {
 		expect(JSON.stringify(steps)).not.toContain(secret);
 	});
 });
+
+describe('the llm node', () => {
+	const llmWorkflow = (config: Record<string, unknown>) => ({
+		inputs: [{ name: 'topic', type: 'string', required: true }],
+		nodes: [
+			{ id: 'start', kind: 'input' },
+			{ id: 'ask', kind: 'llm', config },
+			{ id: 'done', kind: 'output' }
+		],
+		edges: [
+			{ from: 'start', to: 'ask' },
+			{ from: 'ask', to: 'done' }
+		]
+	});
+
+	it('makes one request from its templates and records its usage', async () => {
+		const before = fake.requests.length;
+		fake.script({
+			kind: 'reply',
+			text: 'Tides follow the moon.',
+			usage: { inputTokens: 9, outputTokens: 5 }
+		});
+		const workflowId = await engine.publish(
+			llmWorkflow({
+				providerId: anthropicProvider,
+				system: 'Answer in one sentence.',
+				prompt: 'Explain {{ input.topic }}.'
+			})
+		);
+		const run = await engine.waitFor((await engine.start(workflowId, { topic: 'tides' })).id);
+		expect(run.status).toBe('succeeded');
+		expect(run.output).toBe('Tides follow the moon.');
+		const [request] = requestsSince(before);
+		expect(JSON.stringify(request?.body)).toContain('Explain tides.');
+		expect(JSON.stringify(request?.body)).toContain('Answer in one sentence.');
+		expect(await ledger(run.id)).toMatchObject([{ input_tokens: 9, output_tokens: 5 }]);
+	});
+
+	it('records both requests of a failed repair in the ledger', async () => {
+		fake.script({ kind: 'reply', text: 'no' }, { kind: 'reply', text: 'still no' });
+		const workflowId = await engine.publish(
+			llmWorkflow({
+				providerId: openaiProvider,
+				prompt: 'Give {{ input.topic }} as JSON.',
+				outputSchema: { type: 'object', properties: { a: { type: 'number' } }, required: ['a'] }
+			})
+		);
+		const run = await engine.waitFor((await engine.start(workflowId, { topic: 'x' })).id);
+		expect(run.error).toMatchObject({ code: 'invalid_output' });
+		expect(await ledger(run.id)).toHaveLength(2);
+	});
+});
+
+describe('agents in context', () => {
+	it('runs a saved agent by id, each map item its own conversation', async () => {
+		const inserted = await testDb.database.db.execute(sql`
+			insert into agents (workspace_id, name, instructions, provider_id, tools, limits)
+			values (${engine.workspaceId}, ${`Echo ${Math.random()}`}, 'Repeat the item.', ${openaiProvider},
+				'[]'::jsonb, '{"maxTurns": 3}'::jsonb)
+			returning id
+		`);
+		const agentId = rows<{ id: string }>(inserted)[0]?.id;
+		fake.script({ kind: 'reply', text: 'one' }, { kind: 'reply', text: 'two' });
+		const workflowId = await engine.publish({
+			nodes: [
+				{ id: 'start', kind: 'input' },
+				{
+					id: 'each',
+					kind: 'map',
+					config: {
+						items: '["a", "b"]',
+						concurrency: 1,
+						node: { kind: 'agent', config: { agentId, prompt: 'Item {{ item }}' } }
+					}
+				},
+				{ id: 'done', kind: 'output' }
+			],
+			edges: [
+				{ from: 'start', to: 'each' },
+				{ from: 'each', to: 'done' }
+			]
+		});
+		const run = await engine.waitFor((await engine.start(workflowId)).id);
+		expect(run.status).toBe('succeeded');
+		expect(run.output).toEqual(['one', 'two']);
+		const children = await childrenOf(run.id);
+		expect(children.map((step) => [step.iteration, step.path])).toEqual([
+			[0, 't0'],
+			[1, 't0']
+		]);
+	});
+
+	it('refuses a turn that asks for more tool calls than an agent runs', async () => {
+		fake.script({
+			kind: 'reply',
+			toolCalls: Array.from({ length: 40 }, () => ({ name: 'current_time', arguments: {} }))
+		});
+		const { run } = await runAgent({
+			providerId: openaiProvider,
+			tools: [{ type: 'builtin', name: 'current_time' }]
+		});
+		expect(run.error).toMatchObject({ code: 'too_many_tool_calls' });
+		expect((await childrenOf(run.id)).filter((step) => step.kind === 'agent.tool')).toHaveLength(0);
+	});
+
+	it('gives the model an error for a tool it was not given', async () => {
+		const before = fake.requests.length;
+		fake.script(
+			{ kind: 'reply', toolCalls: [{ name: 'rm_rf', arguments: {} }] },
+			{ kind: 'reply', text: 'I cannot do that.' }
+		);
+		const { run } = await runAgent({ providerId: openaiProvider });
+		expect(run.output).toBe('I cannot do that.');
+		expect(JSON.stringify(requestsSince(before)[1]?.body)).toContain('There is no tool named');
+	});
+});

@@ -172,6 +172,8 @@ interface ToolCallInput {
 }
 
 const defaultLimits: AgentLimits = { maxTurns: 10 };
+/** Each call is a step of its own: a model asking for hundreds at once is refused, not obeyed. */
+export const maxToolCallsPerTurn = 32;
 
 async function specOf(deps: AgentDeps, context: StepContext, config: AgentConfig) {
 	const saved =
@@ -269,6 +271,13 @@ async function continueAgent(context: StepContext): Promise<StepOutcome> {
 	}
 	const output = latest.output as TurnOutput;
 	const { maxTurns } = state.spec.limits;
+	if (output.toolCalls.length > maxToolCallsPerTurn) {
+		throw new StepFailure(
+			'too_many_tool_calls',
+			`The model asked for ${output.toolCalls.length} tool calls in one turn; an agent runs at most ${maxToolCallsPerTurn}.`,
+			{ retryable: false }
+		);
+	}
 	if (output.toolCalls.length > 0) {
 		const calls = callsOf(turn);
 		if (calls.length === 0) {

@@ -288,6 +288,8 @@ export class Worker {
 		if (
 			!this.#options.inMemoryCommits ||
 			result.type !== 'succeeded' ||
+			// The ledger rows of model requests are written by the transactional path.
+			result.usage !== undefined ||
 			!isNodeStep(step) ||
 			!this.#snapshots.has(step.runId)
 		) {
