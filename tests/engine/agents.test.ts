@@ -575,3 +575,43 @@ describe('agents in context', () => {
 		expect(JSON.stringify(requestsSince(before)[1]?.body)).toContain('There is no tool named');
 	});
 });
+
+describe('tool calls act for the run owner', () => {
+	it("refuses a tool call once the run's owner may no longer run workflows", async () => {
+		const owner = engine.owner.principal.user.id;
+		const index = fake.requests.length;
+		fake.script(
+			{
+				kind: 'reply',
+				text: 'Let me check the time.',
+				toolCalls: [{ name: 'current_time', arguments: {} }],
+				chunkDelayMs: 100
+			},
+			{ kind: 'reply', text: 'I was not allowed to.' }
+		);
+		const workflowId = await engine.publish(
+			agentWorkflow({
+				providerId: openaiProvider,
+				tools: [{ type: 'builtin', name: 'current_time' }]
+			})
+		);
+		const started = await engine.start(workflowId, { question: 'Time?' });
+		await waitUntil(() => fake.requests.length > index, { what: 'the first turn', baseMs: 10_000 });
+		// Demoted while the model is still answering: the tool call that follows is refused.
+		await testDb.database.db.execute(sql`
+			update memberships set role = 'viewer' where user_id = ${owner} and workspace_id = ${engine.workspaceId}
+		`);
+		try {
+			const run = await engine.waitFor(started.id);
+			expect(run.output).toBe('I was not allowed to.');
+			const call = (await childrenOf(run.id)).find((step) => step.path === 't0.c0');
+			expect(call?.status).toBe('failed');
+			expect(call?.error?.message).toContain('may no longer run workflows');
+			expect(JSON.stringify(fake.requests.at(-1)?.body)).toContain('may no longer run workflows');
+		} finally {
+			await testDb.database.db.execute(sql`
+				update memberships set role = 'owner' where user_id = ${owner} and workspace_id = ${engine.workspaceId}
+			`);
+		}
+	});
+});

@@ -127,8 +127,13 @@ export interface AgentDeps {
 	/** The tools the references name, as the model will see them; StepFailure when one is gone. */
 	resolveTools(workspaceId: string, refs: AgentTool[]): Promise<ResolvedTool[]>;
 	/**
-	 * Runs a built-in or custom tool, authorized as the run's owner at this moment; an expected
-	 * failure is thrown as an Error whose message is safe to give the model.
+	 * Whether the run's owner may still have tools run for them, checked as each call executes;
+	 * throws StepFailure when not.
+	 */
+	authorize(runId: string): Promise<void>;
+	/**
+	 * Runs a built-in or custom tool; an expected failure is thrown as an Error whose message is
+	 * safe to give the model.
 	 */
 	runTool(context: ToolCallContext, tool: ResolvedTool, input: unknown): Promise<unknown>;
 }
@@ -445,6 +450,7 @@ async function callTool(
 	}
 	if (tool.ref.type === 'workflow') {
 		if (phase !== 'child') {
+			await deps.authorize(context.runId);
 			return {
 				type: 'wait',
 				until: null,
@@ -466,6 +472,7 @@ async function callTool(
 			error: child.error?.message ?? `The workflow run was ${child.status}.`
 		});
 	}
+	await deps.authorize(context.runId);
 	try {
 		const result = await deps.runTool(
 			{

@@ -191,7 +191,6 @@ async function runTool(
 	tool: ResolvedTool,
 	input: unknown
 ): Promise<unknown> {
-	await authorizeOwner(ctx.db, context.runId);
 	const registry = await workspaceToolRegistry(ctx, context.workspaceId);
 	const found: Tool | undefined = registry.get(tool.name);
 	if (found === undefined) throw refused(`The tool “${tool.name}” no longer exists.`);
@@ -223,6 +222,7 @@ export function createAgentDeps(
 		callTurn,
 		loadAgent: (workspaceId, agentId) => loadAgent(ctx.db, workspaceId, agentId),
 		resolveTools: (workspaceId, refs) => resolveTools(ctx, workspaceId, refs),
+		authorize: (runId) => authorizeOwner(ctx.db, runId),
 		runTool: (context, tool, input) => runTool(ctx, context, tool, input)
 	};
 }
