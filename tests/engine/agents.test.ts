@@ -551,6 +551,41 @@ describe('agents in context', () => {
 		]);
 	});
 
+	it('calls a published workflow as a tool through a child run', async () => {
+		const doubler = await engine.publish({
+			inputs: [{ name: 'n', type: 'number', required: true }],
+			nodes: [
+				{ id: 'start', kind: 'input' },
+				{ id: 'twice', kind: 'transform', config: { expression: 'n * 2' } },
+				{ id: 'done', kind: 'output' }
+			],
+			edges: [
+				{ from: 'start', to: 'twice' },
+				{ from: 'twice', to: 'done' }
+			]
+		});
+		const before = fake.requests.length;
+		fake.script(
+			{ kind: 'reply', toolCalls: [{ name: 'double', arguments: { n: 21 } }] },
+			{ kind: 'reply', text: '42' }
+		);
+		const { run } = await runAgent({
+			providerId: openaiProvider,
+			tools: [{ type: 'workflow', workflowId: doubler, name: 'double', description: 'Doubles n.' }]
+		});
+		expect(run.output).toBe('42');
+		const call = (await childrenOf(run.id)).find((step) => step.path === 't0.c0');
+		expect(call?.output).toMatchObject({ name: 'double', result: 42 });
+		// The model saw the workflow's inputs as the tool's input schema.
+		const declared = JSON.stringify(requestsSince(before)[0]?.body);
+		expect(declared).toContain('Doubles n.');
+		expect(declared).toContain('"required":["n"]');
+		const child = await testDb.database.db.execute(
+			sql`select status, trigger from runs where parent_step_id = ${call?.id}`
+		);
+		expect(rows(child)).toEqual([{ status: 'succeeded', trigger: 'workflow' }]);
+	});
+
 	it('refuses a turn that asks for more tool calls than an agent runs', async () => {
 		fake.script({
 			kind: 'reply',

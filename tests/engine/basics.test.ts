@@ -44,6 +44,28 @@ describe('a linear workflow', () => {
 	});
 });
 
+describe('values that look like JSON', () => {
+	it('reads text outputs back as text, not as the JSON they spell', async () => {
+		const workflowId = await engine.publish({
+			inputs: [{ name: 'text', type: 'string', required: true }],
+			nodes: [
+				{ id: 'start', kind: 'input' },
+				{ id: 'echo', kind: 'transform', config: { expression: 'text' } },
+				{ id: 'done', kind: 'output' }
+			],
+			edges: [
+				{ from: 'start', to: 'echo' },
+				{ from: 'echo', to: 'done' }
+			]
+		});
+		for (const text of ['42', 'true', 'null', '[1, 2]', '{"a": 1}', '"quoted"']) {
+			const run = await engine.waitFor((await engine.start(workflowId, { text })).id);
+			expect(run.output).toBe(text);
+			expect((await engine.steps(run.id)).echo?.output).toBe(text);
+		}
+	});
+});
+
 describe('a node kind that misbehaves', () => {
 	it('fails its step with invalid_outcome instead of leaving the run stuck', async () => {
 		const broken = {

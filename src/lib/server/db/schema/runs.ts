@@ -15,6 +15,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import { activeRunStatuses, runStatuses } from '../../../schemas/run-status.ts';
 import { stepStatuses } from '../../../schemas/workflow.ts';
+import { jsonValue } from './json-value.ts';
 import { users } from './users.ts';
 import { workflows, workflowVersions } from './workflows.ts';
 import { workspaces } from './workspaces.ts';
@@ -49,8 +50,8 @@ export const runs = pgTable(
 			.notNull()
 			.references(() => workflowVersions.id),
 		status: runStatus('status').notNull().default('queued'),
-		input: jsonb('input').notNull(),
-		output: jsonb('output'),
+		input: jsonValue('input').notNull(),
+		output: jsonValue('output'),
 		error: jsonb('error').$type<RunError>(),
 		trigger: text('trigger', {
 			enum: ['manual', 'api', 'webhook', 'schedule', 'workflow', 'rerun']
@@ -100,8 +101,8 @@ export const runSteps = pgTable(
 		path: text('path').notNull().default(''),
 		kind: text('kind').notNull(),
 		status: stepStatus('status').notNull().default('pending'),
-		input: jsonb('input'),
-		output: jsonb('output'),
+		input: jsonValue('input'),
+		output: jsonValue('output'),
 		error: jsonb('error').$type<RunError>(),
 		/** The outcome label a branching node chose. */
 		branch: text('branch'),
