@@ -659,3 +659,212 @@ describe('workspace budget and usage', () => {
 		);
 	});
 });
+
+describe('the pages', () => {
+	const page = (path: string) => `/workspaces/${workspace}${path}`;
+	const html = async (client: TestClient, path: string) => {
+		const response = await client.request(path, { headers: { accept: 'text/html' } });
+		expect(response.status).toBe(200);
+		return response.text();
+	};
+
+	it('list providers with the scripted ones labelled, reached from the workspace tabs', async () => {
+		const text = await html(viewer, page('/providers'));
+		expect(text).toContain('Scripted — fixed replies for tests');
+		expect(text).toContain('OpenAI key');
+		expect(text).toMatch(
+			new RegExp(`href="[./]*/workspaces/${workspace}/providers" aria-current="page"`)
+		);
+		expect(text).toMatch(new RegExp(`href="[./]*/workspaces/${workspace}/agents"`));
+		for (const secret of secrets) expect(text).not.toContain(secret);
+		// A viewer gets no form.
+		expect(text).not.toContain('Save provider');
+	});
+
+	it('create a provider through the form, keeping the input of a failed submit', async () => {
+		const failed = await owner.postForm(page('/providers?kind=scripted&/create'), {
+			intent: 'create',
+			kind: 'scripted',
+			name: 'Form scripted',
+			defaultModel: 'fixed',
+			concurrency: '2',
+			timeoutMs: '',
+			script: '[{"text": "unclosed"'
+		});
+		expect(failed.status).toBe(400);
+		const text = await failed.text();
+		expect(text).toContain('value="Form scripted"');
+		expect(text).toMatch(/class="field-error"[^>]*>[^<]*JSON/);
+		const saved = await owner.postForm(page('/providers?kind=scripted&/create'), {
+			intent: 'create',
+			kind: 'scripted',
+			name: 'Form scripted',
+			defaultModel: 'fixed',
+			concurrency: '2',
+			timeoutMs: '',
+			script: '[{"text": "From the form."}]'
+		});
+		expect(saved.status).toBe(200);
+		const list = await ok<ProviderBody[]>(await owner.request(api('/providers')));
+		expect(list.find((provider) => provider.name === 'Form scripted')).toMatchObject({
+			concurrency: 2,
+			timeoutMs: 120_000,
+			script: [{ text: 'From the form.' }]
+		});
+		const viewerPost = await viewer.postForm(page('/providers?/create'), {
+			intent: 'create',
+			kind: 'scripted',
+			name: 'By viewer',
+			defaultModel: 'm',
+			script: '[{"text": "x"}]'
+		});
+		expect(viewerPost.status).toBe(403);
+	});
+
+	it('create and edit an agent through the form, with tools picked from lists', async () => {
+		const provider = (await ok<ProviderBody[]>(await owner.request(api('/providers')))).find(
+			(item) => item.name === 'Form scripted'
+		);
+		if (!provider) throw new Error('no provider');
+		const form = await html(owner, page('/agents'));
+		expect(form).toContain('Form scripted (Scripted — fixed replies for tests)');
+		const fields = {
+			intent: 'create',
+			name: 'Form agent',
+			description: 'Made on the page.',
+			instructions: 'Answer briefly.',
+			providerId: provider.id,
+			model: '',
+			temperature: '0.5',
+			maxTurns: '4',
+			maxTokens: '',
+			maxCostUsd: '0.25',
+			'builtin:http_request': 'on',
+			'approve:http_request': 'on',
+			'host:0': 'shop.example.com',
+			'hostCredential:0': keys.bearer ?? '',
+			'host:1': '',
+			'hostCredential:1': '',
+			'builtin:current_time': 'on',
+			outputSchema: ''
+		};
+		const failed = await owner.postForm(page('/agents?/create'), { ...fields, providerId: '' });
+		expect(failed.status).toBe(400);
+		const failedText = await failed.text();
+		expect(failedText).toContain('value="Form agent"');
+		expect(failedText).toContain('Answer briefly.');
+		const saved = await owner.postForm(page('/agents?/create'), fields);
+		expect(saved.status).toBe(200);
+		const agents = await ok<AgentBody[]>(await owner.request(api('/agents')));
+		const agent = agents.find((item) => item.name === 'Form agent');
+		expect(agent).toMatchObject({
+			model: null,
+			temperature: 0.5,
+			limits: { maxTurns: 4, maxCostUsd: 0.25 },
+			tools: [
+				{
+					type: 'builtin',
+					name: 'http_request',
+					requiresApproval: true,
+					credentials: [{ host: 'shop.example.com', credentialId: keys.bearer }]
+				},
+				{ type: 'builtin', name: 'current_time', requiresApproval: false, credentials: [] }
+			],
+			outputSchema: null
+		});
+		if (!agent) throw new Error('no agent');
+		const edit = await html(owner, page(`/agents?edit=${agent.id}`));
+		expect(edit).toContain('Edit “Form agent”');
+		const updated = await owner.postForm(page(`/agents?edit=${agent.id}&/update`), {
+			...fields,
+			intent: 'update',
+			agentId: agent.id,
+			name: 'Form agent 2',
+			'builtin:http_request': '',
+			outputSchema: '{"type": "object"}'
+		});
+		expect(updated.status).toBe(200);
+		expect(await ok<AgentBody>(await owner.request(api(`/agents/${agent.id}`)))).toMatchObject({
+			name: 'Form agent 2',
+			tools: [{ type: 'builtin', name: 'current_time' }],
+			outputSchema: { type: 'object' }
+		});
+		const deleted = await owner.postForm(page(`/agents?edit=${agent.id}&/delete`), {
+			intent: 'delete',
+			agentId: agent.id
+		});
+		expect(deleted.status).toBe(200);
+		expect((await owner.request(api(`/agents/${agent.id}`))).status).toBe(404);
+	});
+
+	it('show the month’s spending to members and let owners set the limits', async () => {
+		const viewerText = await html(viewer, page(''));
+		expect(viewerText).toContain('Model spending');
+		expect(viewerText).not.toContain('Save limits');
+		const refused = await owner.postForm(page('?/budget'), {
+			intent: 'budget',
+			monthlyCostLimitUsd: '-1',
+			monthlyTokenLimit: ''
+		});
+		expect(refused.status).toBe(400);
+		const saved = await owner.postForm(page('?/budget'), {
+			intent: 'budget',
+			monthlyCostLimitUsd: '12.5',
+			monthlyTokenLimit: ''
+		});
+		expect(saved.status).toBe(200);
+		expect(await ok(await owner.request(api('/budget')))).toMatchObject({
+			monthlyCostLimitUsd: 12.5,
+			monthlyTokenLimit: null
+		});
+		const byEditor = await editor.postForm(page('?/budget'), {
+			intent: 'budget',
+			monthlyCostLimitUsd: '1',
+			monthlyTokenLimit: ''
+		});
+		expect(byEditor.status).toBe(403);
+	});
+
+	it('let the instance admin set prices on the admin page, and nobody else', async () => {
+		const text = await html(owner, '/admin/prices');
+		expect(text).toContain('a model that has no price here costs 0');
+		const saved = await owner.postForm('/admin/prices?/set', {
+			intent: 'set',
+			providerKind: 'anthropic',
+			model: 'claude-haiku-4-5',
+			inputPerMillion: '1',
+			outputPerMillion: '5',
+			cachedInputPerMillion: ''
+		});
+		expect(saved.status).toBe(200);
+		expect(await ok(await owner.request('/api/v1/admin/model-prices'))).toEqual([
+			expect.objectContaining({
+				providerKind: 'anthropic',
+				model: 'claude-haiku-4-5',
+				inputPerMillion: 1,
+				outputPerMillion: 5,
+				cachedInputPerMillion: null
+			})
+		]);
+		const blank = await owner.postForm('/admin/prices?/set', {
+			intent: 'set',
+			providerKind: 'anthropic',
+			model: 'no-price',
+			inputPerMillion: '',
+			outputPerMillion: '5'
+		});
+		expect(blank.status).toBe(400);
+		const page403 = await editor.request('/admin/prices', { headers: { accept: 'text/html' } });
+		expect(page403.status).toBe(403);
+		await page403.body?.cancel();
+		const post403 = await editor.postForm('/admin/prices?/set', {
+			intent: 'set',
+			providerKind: 'openai',
+			model: 'x',
+			inputPerMillion: '1',
+			outputPerMillion: '1'
+		});
+		expect(post403.status).toBe(403);
+		await post403.body?.cancel();
+	});
+});

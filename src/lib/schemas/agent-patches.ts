@@ -6,13 +6,18 @@ import {
 	type UpdateProviderInput
 } from './agents.ts';
 
+/** An object schema whose every field is optional, typed as the update input it stands in for. */
+type PatchSchema<T extends Record<string, unknown>> = z.ZodObject<{
+	[K in keyof T]-?: z.ZodOptional<z.ZodType<Exclude<T[K], undefined>>>;
+}>;
+
 /**
  * A PATCH body of the same fields without their defaults. `updateProviderSchema` and
  * `updateAgentSchema` are partials of fields that carry defaults, and zod fills a default in for a
  * field left out: `{ name }` would also reset the tools, the limits and the script. A field left out
  * here stays out, so the stored value is kept.
  */
-function withoutDefaults<T>(schema: z.ZodObject): z.ZodType<T> {
+function withoutDefaults<T extends Record<string, unknown>>(schema: z.ZodObject): PatchSchema<T> {
 	const shape = Object.fromEntries(
 		Object.entries(schema.shape).map(([name, field]) => {
 			let inner: z.ZodType = field;
@@ -21,7 +26,7 @@ function withoutDefaults<T>(schema: z.ZodObject): z.ZodType<T> {
 			return [name, inner.optional()];
 		})
 	);
-	return z.object(shape).strict() as unknown as z.ZodType<T>;
+	return z.object(shape).strict() as unknown as PatchSchema<T>;
 }
 
 export const providerPatchSchema = withoutDefaults<UpdateProviderInput>(updateProviderSchema);
