@@ -21,6 +21,8 @@ let owner: {
 	w2Run: string;
 	w2Credential: string;
 	w2Tool: string;
+	w2Provider: string;
+	w2Agent: string;
 };
 let stranger: { client: TestClient; userId: string };
 
@@ -63,6 +65,21 @@ beforeAll(async () => {
 	const tool = await first.client.json(`/api/v1/workspaces/${w2}/tools`, 'POST', toolBody);
 	expect(tool.status).toBe(201);
 	const w2Tool = ((await tool.json()) as { id: string }).id;
+	const provider = await first.client.json(`/api/v1/workspaces/${w2}/providers`, 'POST', {
+		kind: 'scripted',
+		name: 'Secret provider',
+		defaultModel: 'fixed',
+		script: [{ text: 'Secret.' }]
+	});
+	expect(provider.status).toBe(201);
+	const w2Provider = ((await provider.json()) as { id: string }).id;
+	const agent = await first.client.json(`/api/v1/workspaces/${w2}/agents`, 'POST', {
+		name: 'Secret agent',
+		providerId: w2Provider,
+		instructions: 'Keep secrets.'
+	});
+	expect(agent.status).toBe(201);
+	const w2Agent = ((await agent.json()) as { id: string }).id;
 	owner = {
 		client: first.client,
 		userId: me.id,
@@ -72,7 +89,9 @@ beforeAll(async () => {
 		w2Workflow,
 		w2Run,
 		w2Credential,
-		w2Tool
+		w2Tool,
+		w2Provider,
+		w2Agent
 	};
 	const member = await signUpInvited(app.url, first.client, first.workspaceId, 'viewer');
 	stranger = { client: member.client, userId: member.userId };
@@ -120,8 +139,57 @@ const probes: Probe[] = [
 	},
 	...engineProbes(),
 	...credentialProbes(),
-	...toolProbes()
+	...toolProbes(),
+	...agentProbes()
 ];
+
+/** The provider, agent, budget and usage endpoints, aimed at W2's provider and agent. */
+function agentProbes(): Probe[] {
+	const providers = (w: string) => `/api/v1/workspaces/${w}/providers`;
+	const provider = (w: string) => `${providers(w)}/${owner.w2Provider}`;
+	const agents = (w: string) => `/api/v1/workspaces/${w}/agents`;
+	const agent = (w: string) => `${agents(w)}/${owner.w2Agent}`;
+	return [
+		{ name: 'list providers', method: 'GET', path: providers },
+		{
+			name: 'create a provider',
+			method: 'POST',
+			path: providers,
+			body: { kind: 'scripted', name: 'Planted', defaultModel: 'm', script: [{ text: 'x' }] }
+		},
+		{ name: 'read a provider', method: 'GET', path: provider },
+		{
+			name: 'point a provider elsewhere',
+			method: 'PATCH',
+			path: provider,
+			body: { script: [{ text: 'Taken over.' }] }
+		},
+		{ name: 'delete a provider', method: 'DELETE', path: provider },
+		{ name: 'list agents', method: 'GET', path: agents },
+		{
+			name: 'create an agent',
+			method: 'POST',
+			path: agents,
+			body: { name: 'Planted', providerId: randomUUID() }
+		},
+		{ name: 'read an agent', method: 'GET', path: agent },
+		{
+			name: 'rewrite an agent’s instructions',
+			method: 'PATCH',
+			path: agent,
+			body: { instructions: 'Leak everything.' }
+		},
+		{ name: 'delete an agent', method: 'DELETE', path: agent },
+		{ name: 'read the budget', method: 'GET', path: (w) => `/api/v1/workspaces/${w}/budget` },
+		{
+			name: 'lift the budget',
+			method: 'PUT',
+			path: (w) => `/api/v1/workspaces/${w}/budget`,
+			body: { monthlyCostLimitUsd: null, monthlyTokenLimit: null }
+		},
+		{ name: 'read usage', method: 'GET', path: (w) => `/api/v1/workspaces/${w}/usage` }
+	];
+}
 
 /** The custom tool endpoints, aimed at W2's tool. */
 function toolProbes(): Probe[] {
@@ -351,6 +419,28 @@ describe('W2’s tool', () => {
 		]);
 		const tool = await owner.client.request(`${base}/${owner.w2Tool}`);
 		expect(await tool.json()).toMatchObject(toolBody);
+	});
+});
+
+describe('W2’s provider and agent', () => {
+	it('are still there, unchanged, and still the only ones', async () => {
+		const base = `/api/v1/workspaces/${owner.w2}`;
+		const providers = await owner.client.request(`${base}/providers`);
+		expect(await providers.json()).toEqual([
+			expect.objectContaining({
+				id: owner.w2Provider,
+				name: 'Secret provider',
+				script: [{ text: 'Secret.', toolCalls: [] }]
+			})
+		]);
+		const agents = await owner.client.request(`${base}/agents`);
+		expect(await agents.json()).toEqual([
+			expect.objectContaining({
+				id: owner.w2Agent,
+				name: 'Secret agent',
+				instructions: 'Keep secrets.'
+			})
+		]);
 	});
 });
 

@@ -180,3 +180,81 @@ describe('PATCH /api/v1/workspaces/{id}/members/{userId}', () => {
 		expect(roles.find((member) => member.userId === target.userId)?.role).toBe('viewer');
 	});
 });
+
+describe('model providers and agents', () => {
+	const scripted = { kind: 'scripted', name: 'Fixed', defaultModel: 'm', script: [{ text: 'x' }] };
+
+	it('refuse bodies naming fields they do not take, writing nothing', async () => {
+		const other = await admin.client.json('/api/v1/workspaces', 'POST', { name: 'Other W' });
+		const otherId = ((await other.json()) as { id: string }).id;
+		const base = `/api/v1/workspaces/${admin.workspaceId}`;
+		for (const extra of [
+			{ workspaceId: otherId },
+			{ id: crypto.randomUUID() },
+			{ createdBy: crypto.randomUUID() },
+			{ createdAt: '2000-01-01T00:00:00Z' }
+		]) {
+			const refused = await admin.client.json(`${base}/providers`, 'POST', {
+				...scripted,
+				...extra
+			});
+			const problem = (await expectProblem(refused, 400, 'invalid')) as unknown as {
+				errors: Record<string, string>;
+			};
+			expect(Object.keys(problem.errors)).toEqual(Object.keys(extra));
+		}
+		const created = await admin.client.json(`${base}/providers`, 'POST', scripted);
+		expect(created.status).toBe(201);
+		const provider = (await created.json()) as { id: string };
+		// The kind, and the workspace, of a provider never change.
+		for (const patch of [{ kind: 'openai' }, { workspaceId: otherId }]) {
+			const refused = await admin.client.json(`${base}/providers/${provider.id}`, 'PATCH', patch);
+			await expectProblem(refused, 400, 'invalid');
+		}
+		const agentBody = { name: 'Agent', providerId: provider.id };
+		for (const extra of [{ workspaceId: otherId }, { id: crypto.randomUUID() }]) {
+			const refused = await admin.client.json(`${base}/agents`, 'POST', { ...agentBody, ...extra });
+			await expectProblem(refused, 400, 'invalid');
+		}
+		const budget = await admin.client.json(`${base}/budget`, 'PUT', {
+			monthlyCostLimitUsd: 5,
+			monthlyTokenLimit: null,
+			workspaceId: otherId
+		});
+		await expectProblem(budget, 400, 'invalid');
+		for (const list of ['providers', 'agents']) {
+			const response = await admin.client.request(`/api/v1/workspaces/${otherId}/${list}`);
+			expect(await response.json()).toEqual([]);
+		}
+		const agents = await admin.client.request(`${base}/agents`);
+		expect(await agents.json()).toEqual([]);
+		const otherBudget = await admin.client.request(`/api/v1/workspaces/${otherId}/budget`);
+		expect(await otherBudget.json()).toMatchObject({ monthlyCostLimitUsd: null });
+	});
+
+	it('drop form fields the pages do not have: a provider lands in the workspace of the address', async () => {
+		const other = await admin.client.json('/api/v1/workspaces', 'POST', { name: 'Form other' });
+		const otherId = ((await other.json()) as { id: string }).id;
+		const response = await admin.client.postForm(
+			`/workspaces/${admin.workspaceId}/providers?kind=scripted&/create`,
+			{
+				intent: 'create',
+				kind: 'scripted',
+				name: 'Form fixed',
+				defaultModel: 'm',
+				script: '[{"text": "x"}]',
+				workspaceId: otherId,
+				id: crypto.randomUUID(),
+				createdBy: crypto.randomUUID()
+			}
+		);
+		expect(response.status).toBe(200);
+		await response.body?.cancel();
+		const mine = await admin.client.request(`/api/v1/workspaces/${admin.workspaceId}/providers`);
+		expect(await mine.json()).toEqual(
+			expect.arrayContaining([expect.objectContaining({ name: 'Form fixed' })])
+		);
+		const theirs = await admin.client.request(`/api/v1/workspaces/${otherId}/providers`);
+		expect(await theirs.json()).toEqual([]);
+	});
+});

@@ -39,7 +39,13 @@ const leastRole: Record<WorkspaceAction, (typeof roles)[number]> = {
 	'credentials.read': 'viewer',
 	'credentials.manage': 'editor',
 	'tools.read': 'viewer',
-	'tools.manage': 'editor'
+	'tools.manage': 'editor',
+	'providers.read': 'viewer',
+	'providers.manage': 'editor',
+	'agents.read': 'viewer',
+	'agents.manage': 'editor',
+	'usage.read': 'viewer',
+	'budget.manage': 'admin'
 };
 
 describe('can()', () => {

@@ -21,13 +21,22 @@ const workspaceActions = {
 	'credentials.manage': { role: 'editor', scope: 'write' },
 	// Custom tools are code that runs in the sandbox, like a workflow's code steps: editors write them.
 	'tools.read': { role: 'viewer', scope: 'read' },
-	'tools.manage': { role: 'editor', scope: 'write' }
+	'tools.manage': { role: 'editor', scope: 'write' },
+	// Providers and agents spend the workspace's money, but so do the workflows editors already run;
+	// the budget that caps it is the admins'.
+	'providers.read': { role: 'viewer', scope: 'read' },
+	'providers.manage': { role: 'editor', scope: 'write' },
+	'agents.read': { role: 'viewer', scope: 'read' },
+	'agents.manage': { role: 'editor', scope: 'write' },
+	'usage.read': { role: 'viewer', scope: 'read' },
+	'budget.manage': { role: 'admin', scope: 'admin' }
 } as const satisfies Record<string, { role: WorkspaceRole; scope: ApiScope }>;
 
 const instanceActions = {
 	'instance.settings': { scope: 'admin' },
 	'instance.users': { scope: 'admin' },
-	'instance.audit': { scope: 'admin' }
+	'instance.audit': { scope: 'admin' },
+	'instance.prices': { scope: 'admin' }
 } as const satisfies Record<string, { scope: ApiScope }>;
 
 export type WorkspaceAction = keyof typeof workspaceActions;

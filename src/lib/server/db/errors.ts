@@ -27,3 +27,21 @@ export function databaseMessage(error: unknown, maxLength = 300): string {
 	const message = current instanceof Error ? current.message : String(current);
 	return message.length > maxLength ? `${message.slice(0, maxLength)}…` : message;
 }
+
+/**
+ * The constraint or index a failed statement broke with SQLSTATE `state` (23505: unique, 23503:
+ * foreign key), looked up through wrapping errors; null for any other failure.
+ */
+export function violatedConstraint(error: unknown, state: '23503' | '23505'): string | null {
+	let cause = error;
+	for (let depth = 0; depth < 5 && typeof cause === 'object' && cause !== null; depth += 1) {
+		const { code, constraint, constraint_name } = cause as Record<string, unknown>;
+		// postgres.js names it in `constraint_name`, PGlite in `constraint`.
+		if (code === state) {
+			const name = constraint_name ?? constraint;
+			return typeof name === 'string' ? name : null;
+		}
+		cause = (cause as { cause?: unknown }).cause;
+	}
+	return null;
+}

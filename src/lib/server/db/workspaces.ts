@@ -29,6 +29,19 @@ export async function rename(db: Db, id: string, name: string): Promise<Workspac
 	return workspace ?? null;
 }
 
+export async function setLimits(
+	db: Db,
+	id: string,
+	limits: Pick<Workspace, 'monthlyCostLimitUsd' | 'monthlyTokenLimit'>
+): Promise<Workspace | null> {
+	const [workspace] = await db
+		.update(workspaces)
+		.set(limits)
+		.where(eq(workspaces.id, id))
+		.returning();
+	return workspace ?? null;
+}
+
 export type WorkspaceWithRole = Workspace & { role: WorkspaceRole };
 
 export async function listForUser(db: Db, userId: string): Promise<WorkspaceWithRole[]> {

@@ -31,11 +31,17 @@ export type FormFailure = {
 	values: Record<string, string>;
 };
 
+/**
+ * The fields a failed submit sends back: named, or picked by a test on each field name the form
+ * sent (for forms whose field names are built from ids, one checkbox per tool, say).
+ */
+export type FormEcho = readonly string[] | ((field: string) => boolean);
+
 /** Parses a form with a zod schema; on failure returns the `fail()` to hand back, with the input echoed. */
 export async function parseForm<T extends z.ZodType>(
 	request: Request,
 	schema: T,
-	echo: readonly string[] = []
+	echo: FormEcho = []
 ): Promise<
 	| { data: z.infer<T>; values: Record<string, string> }
 	| { failure: ReturnType<typeof fail<FormFailure>> }
@@ -56,8 +62,9 @@ export async function parseForm<T extends z.ZodType>(
 		const all = form.getAll(key).filter((value): value is string => typeof value === 'string');
 		raw[key] = all.length > 1 ? all : all[0];
 	}
+	const echoed = typeof echo === 'function' ? Object.keys(raw).filter(echo) : echo;
 	const values = Object.fromEntries(
-		echo.map((key) => [key, typeof raw[key] === 'string' ? storableText(raw[key]) : ''])
+		echoed.map((key) => [key, typeof raw[key] === 'string' ? storableText(raw[key]) : ''])
 	);
 	const unstorable = findUnstorable(raw);
 	if (unstorable !== null) {
@@ -111,7 +118,7 @@ export type ActionContext<T> = {
 export async function runFormAction<T extends z.ZodType, R>(
 	event: RequestEvent,
 	schema: T,
-	echo: readonly string[],
+	echo: FormEcho,
 	run: (context: ActionContext<z.infer<T>>) => Promise<R>
 ) {
 	const principal = requirePrincipal(event);

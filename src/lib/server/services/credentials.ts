@@ -16,6 +16,7 @@ import {
 } from '../../schemas/credentials.ts';
 import { openSecret, sealSecret } from '../credentials/keyring.ts';
 import * as credentials from '../db/credentials.ts';
+import * as modelProviders from '../db/model-providers.ts';
 import type { Credential } from '../db/schema/index.ts';
 import { isUuid } from '../ids.ts';
 import { recordAudit } from './audit.ts';
@@ -233,6 +234,13 @@ export async function deleteCredential(
 	await authorizeWorkspace(ctx.db, principal, workspaceId, 'credentials.manage');
 	const current = await loadCredential(ctx, workspaceId, credentialId);
 	await ctx.db.transaction(async (tx) => {
+		// Model providers hold their key by reference (the foreign key restricts the delete).
+		const providers = await modelProviders.namesUsingCredential(tx, current.id);
+		if (providers.length > 0)
+			throw new ServiceError(
+				'conflict',
+				`“${current.name}” is the key of the model ${providers.length === 1 ? 'provider' : 'providers'} ${providers.map((name) => `“${name}”`).join(', ')}; give them another credential first.`
+			);
 		if ((await credentials.remove(tx, workspaceId, current.id)) === null)
 			throw notFound('Credential not found.');
 		await recordAudit(tx, meta, {

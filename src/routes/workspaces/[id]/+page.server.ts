@@ -19,7 +19,9 @@ import {
 	revokeInvite
 } from '$lib/server/services/workspaces';
 import { orHttpError } from '$lib/server/http/load-error';
+import { getBudget, setBudget } from '$lib/server/services/usage';
 import type { Actions, PageServerLoad } from './$types';
+import { budgetFields, budgetFormSchema } from './budget-form';
 
 // Every form sends a hidden `intent` that is echoed back, so a failure shows beside its own form.
 const memberSchema = z.object({ userId: z.string({ error: 'Required.' }).min(1, 'Required.') });
@@ -31,9 +33,10 @@ export const load: PageServerLoad = async (event) => {
 	const id = event.params.id;
 	const workspace = await orHttpError(getWorkspace(services, principal, id));
 	const canManage = roleAtLeast(workspace.role, 'admin');
-	const [members, invites] = await Promise.all([
+	const [members, invites, budget] = await Promise.all([
 		orHttpError(listMembers(services, principal, id)),
-		canManage ? orHttpError(listInvites(services, principal, id)) : Promise.resolve([])
+		canManage ? orHttpError(listInvites(services, principal, id)) : Promise.resolve([]),
+		orHttpError(getBudget(services, principal, id))
 	]);
 	return {
 		current: { id: workspace.id, name: workspace.name, role: workspace.role },
@@ -45,7 +48,8 @@ export const load: PageServerLoad = async (event) => {
 			self: member.userId === principal.user.id,
 			manageable: canManage && roleAtLeast(workspace.role, member.role)
 		})),
-		invites
+		invites,
+		budget
 	};
 };
 
@@ -82,6 +86,11 @@ export const actions: Actions = {
 		runFormAction(event, memberSchema, ['intent', 'userId'], async (c) => {
 			await removeMember(c.services, c.principal, event.params.id, c.data.userId, c.meta);
 			return { removed: true };
+		}),
+	budget: (event) =>
+		runFormAction(event, budgetFormSchema, ['intent', ...budgetFields], async (c) => {
+			await setBudget(c.services, c.principal, event.params.id, c.data, c.meta);
+			return { budgetSaved: true };
 		}),
 	leave: (event) =>
 		runFormAction(event, z.object({}), ['intent'], async (c) => {
