@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import * as modelPrices from '../../src/lib/server/db/model-prices.ts';
 import { monthSpend, summarize } from '../../src/lib/server/db/model-usage.ts';
 import { modelUsage, runs, workflowVersions } from '../../src/lib/server/db/schema/index.ts';
-import { createAgent, loadAgentForRun } from '../../src/lib/server/services/agents.ts';
-import { createProvider } from '../../src/lib/server/services/providers.ts';
 import { getBudget } from '../../src/lib/server/services/usage.ts';
 import { createWorkflow } from '../../src/lib/server/services/workflows.ts';
 import { createWorkspace } from '../../src/lib/server/services/workspaces.ts';
@@ -183,75 +180,5 @@ describe('summarize', () => {
 		expect(byWorkflow.groups).toEqual([
 			expect.objectContaining({ workflowId, workflowName: 'Flow', requests: 3 })
 		]);
-	});
-});
-
-describe('priceFor and loadAgentForRun', () => {
-	it('finds a price by provider kind and exact model name', async () => {
-		await modelPrices.upsert(ctx.db, {
-			providerKind: 'anthropic',
-			model: 'claude-sonnet-4-5',
-			inputPerMillion: 3,
-			outputPerMillion: 15
-		});
-		expect(await modelPrices.priceFor(ctx.db, 'anthropic', 'claude-sonnet-4-5')).toEqual({
-			inputPerMillion: 3,
-			outputPerMillion: 15,
-			cachedInputPerMillion: null
-		});
-		expect(await modelPrices.priceFor(ctx.db, 'openai', 'claude-sonnet-4-5')).toBeNull();
-		expect(await modelPrices.priceFor(ctx.db, 'anthropic', 'Claude-Sonnet-4-5')).toBeNull();
-	});
-
-	it('loads an agent with its provider, only in its own workspace', async () => {
-		const owner = await signUpUser(ctx);
-		const own = await createWorkspace(ctx, owner.principal, { name: 'Agents' }, meta);
-		const provider = await createProvider(
-			ctx,
-			owner.principal,
-			own.id,
-			{
-				kind: 'scripted',
-				name: 'Fixed',
-				baseUrl: null,
-				credentialId: null,
-				defaultModel: 'fixed',
-				concurrency: 1,
-				timeoutMs: 5_000,
-				script: [{ text: 'Hi.', toolCalls: [] }]
-			},
-			meta
-		);
-		const agent = await createAgent(
-			ctx,
-			owner.principal,
-			own.id,
-			{
-				name: 'Greeter',
-				description: '',
-				instructions: 'Greet.',
-				providerId: provider.id,
-				model: null,
-				temperature: null,
-				tools: [],
-				limits: { maxTurns: 3 },
-				outputSchema: null
-			},
-			meta
-		);
-		const loaded = await loadAgentForRun(ctx.db, own.id, agent.id);
-		expect(loaded?.agent).toMatchObject({
-			id: agent.id,
-			instructions: 'Greet.',
-			limits: { maxTurns: 3 }
-		});
-		expect(loaded?.provider).toMatchObject({
-			id: provider.id,
-			kind: 'scripted',
-			script: [{ text: 'Hi.', toolCalls: [] }]
-		});
-		expect(await loadAgentForRun(ctx.db, workspaceId, agent.id)).toBeNull();
-		expect(await loadAgentForRun(ctx.db, own.id, randomUUID())).toBeNull();
-		expect(await loadAgentForRun(ctx.db, own.id, 'not-a-uuid')).toBeNull();
 	});
 });

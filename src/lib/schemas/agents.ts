@@ -94,23 +94,27 @@ const intIn = (range: { min: number; max: number }, what: string) =>
 		.min(range.min, `Use at least ${range.min.toLocaleString('en')} ${what}.`)
 		.max(range.max, `Use at most ${range.max.toLocaleString('en')} ${what}.`);
 
+/** The fields of a provider as a PATCH gives them: any may be left out, and none has a default. */
 const providerFields = {
 	name: nameSchema,
-	baseUrl: baseUrlSchema.nullable().default(null),
-	credentialId: z.uuid('Choose a credential.').nullable().default(null),
+	baseUrl: baseUrlSchema.nullable(),
+	credentialId: z.uuid('Choose a credential.').nullable(),
 	defaultModel: modelNameSchema,
-	concurrency: intIn(providerLimits.concurrency, 'requests').default(
-		providerLimits.concurrency.default
-	),
-	timeoutMs: intIn(providerLimits.timeoutMs, 'milliseconds').default(
-		providerLimits.timeoutMs.default
-	),
-	script: scriptSchema.nullable().default(null)
+	concurrency: intIn(providerLimits.concurrency, 'requests'),
+	timeoutMs: intIn(providerLimits.timeoutMs, 'milliseconds'),
+	script: scriptSchema.nullable()
 };
 
 export const createProviderSchema = z
-	.object({ kind: z.enum(providerKinds, { error: `Choose ${providerKinds.join(', ')}.` }) })
-	.extend(providerFields)
+	.object({
+		kind: z.enum(providerKinds, { error: `Choose ${providerKinds.join(', ')}.` }),
+		...providerFields,
+		baseUrl: providerFields.baseUrl.default(null),
+		credentialId: providerFields.credentialId.default(null),
+		concurrency: providerFields.concurrency.default(providerLimits.concurrency.default),
+		timeoutMs: providerFields.timeoutMs.default(providerLimits.timeoutMs.default),
+		script: providerFields.script.default(null)
+	})
 	.strict()
 	.superRefine((provider, context) => {
 		if (provider.kind === 'openai-compatible' && provider.baseUrl === null)
@@ -126,7 +130,10 @@ export const createProviderSchema = z
 	});
 export type CreateProviderInput = z.infer<typeof createProviderSchema>;
 
-/** The kind of a provider never changes: make a new one instead. */
+/**
+ * The kind of a provider never changes: make a new one instead. A field left out keeps its stored
+ * value (no defaults are filled in).
+ */
 export const updateProviderSchema = z.object(providerFields).partial().strict();
 export type UpdateProviderInput = z.infer<typeof updateProviderSchema>;
 
@@ -178,21 +185,34 @@ export const outputSchemaSchema = z
 	.refine((schema) => schema.type === 'object', 'The output schema must have "type": "object".')
 	.refine((schema) => JSON.stringify(schema).length <= 64 * 1024, 'Keep the schema under 64 KiB.');
 
+/** The fields of an agent as a PATCH gives them: any may be left out, and none has a default. */
 const agentFields = {
 	name: nameSchema,
-	description: z.string().trim().max(1_000, 'Use at most 1,000 characters.').default(''),
-	instructions: z.string().max(100_000, 'Use at most 100,000 characters.').default(''),
+	description: z.string().trim().max(1_000, 'Use at most 1,000 characters.'),
+	instructions: z.string().max(100_000, 'Use at most 100,000 characters.'),
 	providerId: z.uuid('Choose a model provider.'),
 	/** The provider's default model when null. */
-	model: modelNameSchema.nullable().default(null),
-	temperature: z.number().min(0).max(2).nullable().default(null),
-	tools: z.array(agentToolSchema).max(64, 'Give at most 64 tools.').default([]),
-	limits: agentLimitsSchema.default({ maxTurns: 10 }),
-	outputSchema: outputSchemaSchema.nullable().default(null)
+	model: modelNameSchema.nullable(),
+	temperature: z.number().min(0).max(2).nullable(),
+	tools: z.array(agentToolSchema).max(64, 'Give at most 64 tools.'),
+	limits: agentLimitsSchema,
+	outputSchema: outputSchemaSchema.nullable()
 };
 
-export const createAgentSchema = z.object(agentFields).strict();
+export const createAgentSchema = z
+	.object({
+		...agentFields,
+		description: agentFields.description.default(''),
+		instructions: agentFields.instructions.default(''),
+		model: agentFields.model.default(null),
+		temperature: agentFields.temperature.default(null),
+		tools: agentFields.tools.default([]),
+		limits: agentFields.limits.default({ maxTurns: 10 }),
+		outputSchema: agentFields.outputSchema.default(null)
+	})
+	.strict();
 export type CreateAgentInput = z.infer<typeof createAgentSchema>;
+/** A field left out keeps its stored value (no defaults are filled in). */
 export const updateAgentSchema = z.object(agentFields).partial().strict();
 export type UpdateAgentInput = z.infer<typeof updateAgentSchema>;
 

@@ -37,9 +37,6 @@ export type AgentView = {
 	updatedAt: Date;
 };
 
-/** What the engine runs an agent with: the saved agent and its provider row. */
-export type AgentForRun = { agent: Agent; provider: ModelProvider };
-
 function toView(row: Agent, provider: Pick<ModelProvider, 'id' | 'name' | 'kind'>): AgentView {
 	const { id, name, description, instructions, model, temperature, tools, limits } = row;
 	return {
@@ -246,18 +243,4 @@ export async function deleteAgent(
 			details: { name: agent.name }
 		}
 	);
-}
-
-/**
- * For the engine, host side: a saved agent with its provider row, both of `workspaceId`; null when
- * there is no such agent. A run's steps act for the run, authorized when it started, so no
- * principal is checked here.
- */
-export async function loadAgentForRun(
-	db: Db,
-	workspaceId: string,
-	agentId: string
-): Promise<AgentForRun | null> {
-	if (!isUuid(workspaceId) || !isUuid(agentId)) return null;
-	return agents.getWithProvider(db, workspaceId, agentId);
 }

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { providerPatchSchema } from '$lib/schemas/agent-patches';
-import { createProviderSchema } from '$lib/schemas/agents';
+import { createProviderSchema, updateProviderSchema } from '$lib/schemas/agents';
 import { parseInto } from '$lib/schemas/parse-into';
 import { parseJsonText } from '$lib/schemas/storable';
 
@@ -55,7 +54,7 @@ export const updateProviderFormSchema = formFields
 	.extend({ providerId: providerIdSchema })
 	.transform((form, context) => ({
 		providerId: form.providerId,
-		patch: parseInto(providerPatchSchema, toInput(form, context), context)
+		patch: parseInto(updateProviderSchema, toInput(form, context), context)
 	}));
 
 export const deleteProviderFormSchema = z.object({ providerId: providerIdSchema });

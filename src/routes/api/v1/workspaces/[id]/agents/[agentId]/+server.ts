@@ -1,5 +1,5 @@
 import { json } from '@sveltejs/kit';
-import { agentPatchSchema } from '$lib/schemas/agent-patches';
+import { updateAgentSchema } from '$lib/schemas/agents';
 import { api, readJson } from '$lib/server/http/api';
 import { deleteAgent, getAgent, updateAgent } from '$lib/server/services/agents';
 import type { RequestHandler } from './$types';
@@ -12,7 +12,7 @@ export const GET: RequestHandler = (event) =>
 
 export const PATCH: RequestHandler = (event) =>
 	api(event, async ({ principal, services, meta }) => {
-		const patch = await readJson(event.request, agentPatchSchema);
+		const patch = await readJson(event.request, updateAgentSchema);
 		const { id, agentId } = event.params;
 		return json(await updateAgent(services, principal, id, agentId, patch, meta));
 	});

@@ -1,5 +1,5 @@
 import { json } from '@sveltejs/kit';
-import { providerPatchSchema } from '$lib/schemas/agent-patches';
+import { updateProviderSchema } from '$lib/schemas/agents';
 import { api, readJson } from '$lib/server/http/api';
 import { deleteProvider, getProvider, updateProvider } from '$lib/server/services/providers';
 import type { RequestHandler } from './$types';
@@ -13,7 +13,7 @@ export const GET: RequestHandler = (event) =>
 // The kind never changes: a body naming it is refused.
 export const PATCH: RequestHandler = (event) =>
 	api(event, async ({ principal, services, meta }) => {
-		const patch = await readJson(event.request, providerPatchSchema);
+		const patch = await readJson(event.request, updateProviderSchema);
 		const { id, providerId } = event.params;
 		return json(await updateProvider(services, principal, id, providerId, patch, meta));
 	});
