@@ -20,6 +20,7 @@
 // Run: `npm run bench` (BENCH_DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/postgres),
 // or alone: node --experimental-strip-types bench/agents.ts (writes bench/results/agents.json).
 // BENCH_AGENT_RUNS (default 30), BENCH_AGENT_TOOL_TURNS (K, default 10).
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
@@ -61,6 +62,35 @@ const percentile = (values: number[], p: number) => {
 	const sorted = [...values].sort((a, b) => a - b);
 	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 };
+
+/**
+ * CPU time (ms) of each connection's server process on the scratch database (client backends: not
+ * autovacuum), read from /proc: null when PostgreSQL runs elsewhere. Clock ticks are 1/100 s.
+ */
+async function databaseCpu(db: Database['db']): Promise<Map<number, number> | null> {
+	const pids = rows<{ pid: number }>(
+		await db.execute(sql`
+			select pid from pg_stat_activity
+			where datname = current_database() and backend_type = 'client backend'
+		`)
+	);
+	const ms = new Map<number, number>();
+	for (const { pid } of pids) {
+		const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+		if (stat === null) return null;
+		const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+		ms.set(pid, (Number(fields[11]) + Number(fields[12])) * 10);
+	}
+	return ms;
+}
+
+/** CPU ms the connections used between two readings (a connection opened between counts whole). */
+function databaseCpuMs(before: Map<number, number> | null, after: Map<number, number> | null) {
+	if (before === null || after === null) return null;
+	let used = 0;
+	for (const [pid, ms] of after) used += ms - (before.get(pid) ?? 0);
+	return used;
+}
 
 /** What the fake server answers in one run: K tool calls, then the answer. */
 function script(): FakeStep[] {
@@ -212,12 +242,14 @@ try {
 			`)
 		);
 		if (timing?.turns !== turns || timing.tools !== toolTurns)
-			throw new Error(`agent run ${run.id} made ${timing?.turns} turns, ${timing?.tools} tool calls`);
+			throw new Error(
+				`agent run ${run.id} made ${timing?.turns} turns, ${timing?.tools} tool calls`
+			);
 		const sent = fake!.requests
 			.slice(requestsBefore)
 			.filter((request) => request.method === 'POST')
 			.map((request) => ({ path: request.path, body: JSON.stringify(request.body) }));
-		return { runMs: Number(timing.run_ms), agentMs: Number(timing.agent_ms), sent };
+		return { runId: run.id, runMs: Number(timing.run_ms), agentMs: Number(timing.agent_ms), sent };
 	}
 
 	/** The run's own requests, each answered as in the run, timed one after another. */
@@ -236,14 +268,56 @@ try {
 	const runMs: number[] = [];
 	const agentMs: number[] = [];
 	const roundTrips: number[] = [];
+	const runIds: string[] = [];
+	/** This process's CPU during the runs (worker, fake server, client), replays excluded. */
+	let processCpuUs = 0;
+	/** The same for the replays: what a bare round trip costs this process. */
+	let replayCpuUs = 0;
+	const databaseCpuBefore = await databaseCpu(db);
 	const startedAt = performance.now();
 	for (let i = 0; i < runCount; i++) {
+		const cpu = process.cpuUsage();
 		const measured = await oneRun();
+		const used = process.cpuUsage(cpu);
+		processCpuUs += used.user + used.system;
 		runMs.push(measured.runMs);
 		agentMs.push(measured.agentMs);
+		runIds.push(measured.runId);
+		const replayCpu = process.cpuUsage();
 		roundTrips.push(...(await replay(measured.sent)));
+		const replayUsed = process.cpuUsage(replayCpu);
+		replayCpuUs += replayUsed.user + replayUsed.system;
 	}
+	const databaseCpuAfter = await databaseCpu(db);
+	const databaseCpuUsed = databaseCpuMs(databaseCpuBefore, databaseCpuAfter);
 	console.log(`${runCount} runs in ${round((performance.now() - startedAt) / 1000, 1)} s`);
+
+	// Where a turn's time goes, from the steps' timestamps: p50 over the timed runs' children.
+	const ids = sql.raw(`array[${runIds.map((id) => `'${id}'`).join(',')}]::uuid[]`);
+	const phases = rows<{ kind: string; dispatch: number; execute: number; hop: number | null }>(
+		await db.execute(sql`
+			with c as (
+				select kind, created_at, started_at, finished_at,
+					lag(finished_at) over (partition by run_id order by created_at) as previous
+				from run_steps where run_id = any(${ids}) and path <> ''
+			)
+			select kind,
+				percentile_cont(0.5) within group (order by extract(epoch from started_at - created_at) * 1000) as dispatch,
+				percentile_cont(0.5) within group (order by extract(epoch from finished_at - started_at) * 1000) as execute,
+				percentile_cont(0.5) within group (order by extract(epoch from created_at - previous) * 1000) as hop
+			from c group by kind order by kind
+		`)
+	);
+	const phaseMs = Object.fromEntries(
+		phases.map((phase) => [
+			phase.kind,
+			{
+				createdToStarted: round(Number(phase.dispatch)),
+				startedToFinished: round(Number(phase.execute)),
+				previousChildFinishedToCreated: phase.hop === null ? null : round(Number(phase.hop))
+			}
+		])
+	);
 
 	// Statements per run, by kind: postgres.js hands each statement it sends to `debug`.
 	const options = (db as unknown as { $client: { options: { debug: unknown } } }).$client.options;
@@ -254,17 +328,6 @@ try {
 	};
 	for (let i = 0; i < countedRuns; i++) await oneRun();
 	options.debug = false;
-	if (process.env.BENCH_AGENT_TRACE) {
-		const trace = await db.execute(sql`
-			select s.path, s.kind, s.attempt,
-				round((extract(epoch from (s.created_at - r.created_at)) * 1000)::numeric, 1) as created,
-				round((extract(epoch from (s.started_at - r.created_at)) * 1000)::numeric, 1) as started,
-				round((extract(epoch from (s.finished_at - r.created_at)) * 1000)::numeric, 1) as finished
-			from run_steps s join runs r on r.id = s.run_id
-			where r.id = (select id from runs order by created_at desc limit 1) order by s.started_at
-		`);
-		console.table(rows(trace));
-	}
 	await unsubscribe();
 	const statementsPerTurn = Object.fromEntries(
 		[...statements]
@@ -308,7 +371,7 @@ try {
 					p95: round(percentile(perTurn, 95)),
 					min: round(Math.min(...perTurn)),
 					max: round(Math.max(...perTurn)),
-					measured: "run created_at to finished_at (database clock) ÷ turns; runs one at a time"
+					measured: 'run created_at to finished_at (database clock) ÷ turns; runs one at a time'
 				},
 				overheadPerTurnMs: {
 					p50: round(percentile(perTurn, 50) - oneRoundTrip.value),
@@ -317,13 +380,26 @@ try {
 				agentStepPerTurnMs: {
 					p50: round(percentile(agentPerTurn, 50)),
 					p95: round(percentile(agentPerTurn, 95)),
-					measured: "the agent step's started_at to finished_at ÷ turns (no intake, input or output step)"
+					measured:
+						"the agent step's started_at to finished_at ÷ turns (no intake, input or output step)"
 				},
 				roundTripMs: {
 					samples: roundTrips.length,
 					p50: round(percentile(roundTrips, 50)),
 					p95: round(percentile(roundTrips, 95)),
 					measured: `each run's ${turns} request bodies replayed ${replaysPerRun} times after it`
+				},
+				stepPhasesP50Ms: {
+					...phaseMs,
+					measured:
+						"per child step: created to claimed (NOTIFY, claim), claimed to finished (execution and commit), and the previous child's finish to its creation (that child's commit, the agent step's wake-up, claim, execution and the commit that creates this one)"
+				},
+				cpuPerTurnMs: {
+					thisProcess: round(processCpuUs / 1000 / (runCount * turns)),
+					thisProcessPerRoundTrip: round(replayCpuUs / 1000 / roundTrips.length),
+					database: databaseCpuUsed === null ? null : round(databaseCpuUsed / (runCount * turns)),
+					measured:
+						'process.cpuUsage() around each run (worker, fake server and client; replays excluded) and around the replays (÷ round trips), and the server processes of the scratch database from /proc (10 ms ticks), ÷ turns'
 				},
 				sqlStatements: {
 					perTurn: round(statementTotal / (countedRuns * turns), 2),
