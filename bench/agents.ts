@@ -16,7 +16,12 @@
 // fake server), the fake server's scripted replies stay beside the runs that consume them, and the
 // baseline's client and server share the event loop the turns' requests share. A CPU profile of
 // this process (node --cpu-prof) therefore covers the worker, the client and the fake server.
-// After the timed runs, a few more runs count the SQL statements the process sends, by kind.
+// The fake server paces its stream with a zero-delay timer per event, so its own time is most of
+// the round trip: the baseline carries it, the overhead does not.
+// Also reported, to say where the overhead goes: each child step's phases from its timestamps
+// (created → claimed → finished, and the hop from the previous child's finish to its creation),
+// the CPU per turn of this process and of the scratch database's connections beside a bare round
+// trip's, and, from a few more runs after the timed ones, the SQL statements sent per turn by kind.
 // Run: `npm run bench` (BENCH_DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/postgres),
 // or alone: node --experimental-strip-types bench/agents.ts (writes bench/results/agents.json).
 // BENCH_AGENT_RUNS (default 30), BENCH_AGENT_TOOL_TURNS (K, default 10).
