@@ -7,7 +7,7 @@ import { longestScaled } from '../tests/helpers/deadline.ts';
 import { summaryTable, writeReport } from './report.ts';
 import { runBenchmarks } from './runner.ts';
 
-const benchmarks = ['auth-overhead', 'engine', 'http', 'sandbox', 'realtime', 'webhook'];
+const benchmarks = ['auth-overhead', 'engine', 'http', 'sandbox', 'realtime', 'webhook', 'agents'];
 /** The longest one benchmark may take on a quiet machine; stretched on a busy one. */
 const timeLimitBaseMs = 10 * 60_000;
 
