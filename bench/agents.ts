@@ -161,7 +161,7 @@ try {
 	const kinds = agentKinds({
 		db,
 		logger,
-		tools: { registry: tooling.tools, sandbox: tooling.sandbox },
+		tools: { registry: tooling.tools, sandbox: tooling.sandbox, http: tooling.http },
 		lookupCredential,
 		http: createGuardedHttp({ allow })
 	});

@@ -68,7 +68,7 @@ beforeAll(async () => {
 	const kinds = agentKinds({
 		db: database.db,
 		logger,
-		tools: { registry: tooling.tools, sandbox: tooling.sandbox },
+		tools: { registry: tooling.tools, sandbox: tooling.sandbox, http: tooling.http },
 		lookupCredential,
 		http: createGuardedHttp({ allow })
 	});

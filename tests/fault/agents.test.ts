@@ -38,7 +38,7 @@ beforeAll(async () => {
 	const kinds = agentKinds({
 		db: testDb.database.db,
 		logger: createLogger({ LOG_LEVEL: 'silent', NODE_ENV: 'test' }),
-		tools: { registry: tooling.tools, sandbox: tooling.sandbox },
+		tools: { registry: tooling.tools, sandbox: tooling.sandbox, http: tooling.http },
 		lookupCredential,
 		http: tooling.http
 	});

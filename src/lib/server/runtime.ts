@@ -105,7 +105,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
 			...agentKinds({
 				db: database.db,
 				logger,
-				tools: { registry: tooling.tools, sandbox: tooling.sandbox },
+				tools: { registry: tooling.tools, sandbox: tooling.sandbox, http: tooling.http },
 				lookupCredential,
 				http: tooling.http
 			}),

@@ -6,6 +6,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { KindRegistry } from '../engine/definition.ts';
 import type { EventBus } from '../bus/bus.ts';
 import type { SandboxPool } from '../sandbox/pool.ts';
+import type { GuardedHttp } from '../outbound/guarded-http.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
 import type { Tooling } from '../tools/tooling.ts';
 
@@ -28,8 +29,11 @@ export interface ServiceContext {
 	kinds: KindRegistry;
 	/** Where committed run events are published for live views. */
 	bus: EventBus;
-	/** The built-in tools, and the sandbox a workspace's custom tools run in. */
-	tools: { registry: ToolRegistry; sandbox: SandboxPool };
+	/**
+	 * The built-in tools, the sandbox a workspace's custom tools run in, and the guarded outbound
+	 * client (what a provider's connection test goes through).
+	 */
+	tools: { registry: ToolRegistry; sandbox: SandboxPool; http: GuardedHttp };
 }
 
 /** A service context around these parts; each purpose gets its own key derived from the secret. */
@@ -37,7 +41,7 @@ export function createServiceContext(
 	parts: Omit<ServiceContext, 'keys' | 'tools'> & {
 		secretKey: string;
 		keyring: CredentialKeyring;
-		tooling: Pick<Tooling, 'tools' | 'sandbox'>;
+		tooling: Pick<Tooling, 'tools' | 'sandbox' | 'http'>;
 	}
 ): ServiceContext {
 	const { secretKey, keyring, tooling, ...rest } = parts;
@@ -50,6 +54,6 @@ export function createServiceContext(
 			realtime: deriveKey(secretKey, 'realtime-ticket'),
 			credentials: keyring
 		},
-		tools: { registry: tooling.tools, sandbox: tooling.sandbox }
+		tools: { registry: tooling.tools, sandbox: tooling.sandbox, http: tooling.http }
 	};
 }

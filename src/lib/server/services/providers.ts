@@ -13,7 +13,13 @@ import type { ModelProvider } from '../db/schema/index.ts';
 import { ServiceError, notFound } from '../errors.ts';
 import { isUuid } from '../ids.ts';
 import type { Principal, RequestMeta } from '../principal.ts';
+import { testConnection, type ConnectionTest } from '../agents/providers.ts';
+import type { RatePolicy } from '../auth/rate-limit.ts';
+import { StepFailure } from '../engine/kinds/types.ts';
+import { createGuardedFetch } from '../outbound/guarded-fetch.ts';
 import { audited } from './audit.ts';
+import { credentialLookup } from './credentials.ts';
+import { providerAccess } from './model-turns.ts';
 import type { ServiceContext } from './context.ts';
 import { authorizeWorkspace } from './workspaces.ts';
 
@@ -269,4 +275,53 @@ export async function deleteProvider(
 		if (violatedConstraint(error, '23503') !== null) throw inUse([]);
 		throw error;
 	}
+}
+
+/** Each test calls the provider: 20 a minute per person and workspace. */
+export const providerTestRatePolicy: RatePolicy = {
+	name: 'provider-test',
+	points: 20,
+	duration: 60
+};
+const connectionTestTimeoutMs = 30_000;
+
+/**
+ * "Test connection": lists the provider's models with its stored key, through the guarded client,
+ * and says whether its default model is among them. A failure is an answer, not an error: its code
+ * and a message that never holds the key.
+ */
+export async function testProvider(
+	ctx: ServiceContext,
+	principal: Principal,
+	workspaceId: string,
+	providerId: string
+): Promise<ConnectionTest> {
+	await authorizeWorkspace(ctx.db, principal, workspaceId, 'providers.manage');
+	const row = await loadProvider(ctx, workspaceId, providerId);
+	const allowance = await ctx.limiter.consume(
+		`${workspaceId}:${principal.user.id}`,
+		providerTestRatePolicy
+	);
+	if (!allowance.allowed)
+		throw new ServiceError('rate-limited', 'Too many connection tests; wait a moment.', {
+			retryAfterSeconds: allowance.retryAfterSeconds
+		});
+	let access;
+	try {
+		access = await providerAccess(
+			{
+				db: ctx.db,
+				lookupCredential: credentialLookup(ctx),
+				fetch: createGuardedFetch(ctx.tools.http)
+			},
+			workspaceId,
+			row.id,
+			null
+		);
+	} catch (error) {
+		if (!(error instanceof StepFailure)) throw error;
+		return { ok: false, code: 'auth_failed', message: error.message };
+	}
+	const timeout = AbortSignal.timeout(Math.min(row.timeoutMs, connectionTestTimeoutMs));
+	return testConnection(access.config, access.access, timeout);
 }

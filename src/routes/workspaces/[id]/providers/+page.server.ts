@@ -7,6 +7,7 @@ import {
 	createProvider,
 	deleteProvider,
 	listProviders,
+	testProvider,
 	updateProvider
 } from '$lib/server/services/providers';
 import { getWorkspace } from '$lib/server/services/workspaces';
@@ -64,6 +65,11 @@ export const actions: Actions = {
 				meta
 			);
 			return { updated: { name: updated.name } };
+		}),
+	test: (event) =>
+		runFormAction(event, deleteProviderFormSchema, ['intent', 'providerId'], async (c) => {
+			const { services, principal, data } = c;
+			return { tested: await testProvider(services, principal, event.params.id, data.providerId) };
 		}),
 	delete: (event) =>
 		runFormAction(event, deleteProviderFormSchema, ['intent', 'providerId'], async (c) => {

@@ -57,6 +57,7 @@ export const updateProviderFormSchema = formFields
 		patch: parseInto(updateProviderSchema, toInput(form, context), context)
 	}));
 
+/** The forms that name only the provider: delete, and test its connection. */
 export const deleteProviderFormSchema = z.object({ providerId: providerIdSchema });
 
 /** What a failed submit echoes back (nothing here is secret). */
