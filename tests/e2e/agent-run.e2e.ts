@@ -86,7 +86,7 @@ async function insertScriptedProvider(workspaceId: string): Promise<string> {
 	}
 }
 
-function agentWorkflow(providerId: string) {
+function agentWorkflow(providerId: string, requiresApproval = false) {
 	return {
 		inputs: [{ name: 'city', type: 'string', required: true }],
 		nodes: [
@@ -98,7 +98,7 @@ function agentWorkflow(providerId: string) {
 					providerId,
 					instructions: 'You tell the time, briefly.',
 					prompt: 'What time is it in {{ input.city }}?',
-					tools: [{ type: 'builtin', name: 'current_time' }]
+					tools: [{ type: 'builtin', name: 'current_time', requiresApproval }]
 				}
 			},
 			{ id: 'done', kind: 'output', config: {} }
@@ -132,6 +132,7 @@ test('an agent run shows as a conversation with its tool call, tokens and cost',
 	await page.getByLabel('Name').fill('Clock');
 	await page.getByRole('button', { name: 'Create workflow' }).click();
 	await expect(page.getByRole('heading', { name: 'Clock', level: 1 })).toBeVisible();
+	const workflowUrl = page.url();
 	await page.getByLabel(/^JSON/).fill(JSON.stringify(agentWorkflow(providerId), null, 2));
 	await page.getByLabel('Version note').fill('Asks the clock');
 	await page.getByRole('checkbox', { name: 'Publish' }).check();
@@ -194,4 +195,37 @@ test('an agent run shows as a conversation with its tool call, tokens and cost',
 		plainConversation.getByRole('listitem', { name: 'Tool call current_time' })
 	).toContainText('returned');
 	await noScript.close();
+
+	// With the tool behind an approval, the call waits in the conversation until a person decides.
+	await page.setViewportSize({ width: 1280, height: 720 });
+	await page.goto(workflowUrl);
+	await page.getByLabel(/^JSON/).fill(JSON.stringify(agentWorkflow(providerId, true), null, 2));
+	await page.getByLabel('Version note').fill('Asks first');
+	await page.getByRole('checkbox', { name: 'Publish' }).check();
+	await page.getByRole('button', { name: 'Save version' }).click();
+	await expect(page.getByText(/published it/)).toBeVisible();
+	await page.getByLabel('Input (JSON)').fill(JSON.stringify({ city: 'Paris' }));
+	await page.getByRole('button', { name: 'Start run' }).click();
+	await expect(page).toHaveURL(/\/runs\/[0-9a-f-]{36}$/);
+	const runUrl = page.url();
+	const waiting = page
+		.getByRole('listitem', { name: 'Step ask' })
+		.getByRole('listitem', { name: 'Tool call current_time' });
+	await expect(waiting).toContainText('awaiting approval', { timeout: 60_000 });
+	await expect(page.getByText('This run is waiting for a decision')).toBeVisible();
+	await page.screenshot({ path: `${shots}/agent-run-approval.png`, fullPage: true });
+	await waiting.getByRole('link', { name: 'decide in the approvals inbox' }).click();
+	const request = page.getByRole('article', { name: /current_time/ });
+	await request.getByLabel(/Comment/).fill('Not now.');
+	await request.getByRole('button', { name: 'Reject' }).click();
+	await expect(page.getByText(/Rejected “/)).toBeVisible();
+
+	await page.goto(runUrl);
+	await expect(page.locator('main > header')).toContainText('succeeded', { timeout: 60_000 });
+	const denied = page
+		.getByRole('listitem', { name: 'Step ask' })
+		.getByRole('listitem', { name: 'Tool call current_time' });
+	await expect(denied).toContainText('denied');
+	await expect(denied.getByText(/^Denied/)).toBeVisible();
+	await page.screenshot({ path: `${shots}/agent-run-denied.png`, fullPage: true });
 });
