@@ -5,7 +5,13 @@ import { isFinishedRun } from '$lib/schemas/run-status';
 import { runFormAction, requirePrincipal } from '$lib/server/http/forms';
 import { orHttpError } from '$lib/server/http/load-error';
 import { roleAtLeast } from '$lib/server/policy';
-import { cancelRun, getRunDetail, listRunEvents, rerun } from '$lib/server/services/runs';
+import {
+	cancelRun,
+	getRunDetail,
+	listApprovals,
+	listRunEvents,
+	rerun
+} from '$lib/server/services/runs';
 import { getWorkspace } from '$lib/server/services/workspaces';
 import type { Actions, PageServerLoad } from './$types';
 import { summarize } from './live-run';
@@ -33,8 +39,18 @@ export const load: PageServerLoad = async (event) => {
 		(a, b) =>
 			(order.get(a.nodeId) ?? Infinity) - (order.get(b.nodeId) ?? Infinity) ||
 			a.nodeId.localeCompare(b.nodeId) ||
-			a.iteration - b.iteration
+			a.iteration - b.iteration ||
+			a.path.localeCompare(b.path)
 	);
+	// An agent's tool call that waits for a person links to its request in the inbox.
+	const awaitsDecision = detail.steps.some(
+		(step) => step.kind === 'agent.tool' && step.status === 'waiting'
+	);
+	const approvals = awaitsDecision
+		? (await orHttpError(listApprovals(services, principal, id, 'pending'))).filter(
+				(approval) => approval.runId === run.id
+			)
+		: [];
 	return {
 		workspace: { id: workspace.id, name: workspace.name },
 		run: {
@@ -52,7 +68,8 @@ export const load: PageServerLoad = async (event) => {
 			createdAt: run.createdAt,
 			startedAt: run.startedAt,
 			finishedAt: run.finishedAt,
-			finished: isFinishedRun(run.status)
+			finished: isFinishedRun(run.status),
+			usage: detail.usage
 		},
 		canRun: roleAtLeast(detail.role, 'editor'),
 		nodes: (version?.definition.nodes ?? []).map((node) => ({ id: node.id, kind: node.kind })),
@@ -61,6 +78,7 @@ export const load: PageServerLoad = async (event) => {
 			nodeId: step.nodeId,
 			kind: step.kind,
 			iteration: step.iteration,
+			path: step.path,
 			status: step.status,
 			attempt: step.attempt,
 			branch: step.branch,
@@ -69,7 +87,13 @@ export const load: PageServerLoad = async (event) => {
 			output: step.output,
 			error: step.error,
 			startedAt: step.startedAt,
-			finishedAt: step.finishedAt
+			finishedAt: step.finishedAt,
+			usage: step.usage
+		})),
+		pendingApprovals: approvals.map((approval) => ({
+			id: approval.id,
+			stepId: approval.stepId,
+			title: approval.title
 		})),
 		events: events.map((runEvent) => ({
 			seq: runEvent.seq,
