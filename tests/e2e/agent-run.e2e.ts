@@ -1,62 +1,9 @@
-import { PGlite } from '@electric-sql/pglite';
 import { expect, test, type Page } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { shots, signInAsOwner } from './support.ts';
 
-// An agent run on the run page, against a scripted model provider. Providers have no page yet, so
-// the test puts the provider's row in the database itself: this file runs its own server on an
-// embedded database it can open while that server is stopped.
+// An agent run on the run page, against a scripted model provider made through the API.
 
-const port = 4174;
-const origin = `http://127.0.0.1:${port}`;
-const dataDir = mkdtempSync(path.join(tmpdir(), 'awe-e2e-agent-'));
-let server: ChildProcess | null = null;
-
-async function startServer() {
-	const child = spawn(process.execPath, ['server.js'], {
-		env: {
-			PATH: process.env.PATH ?? '',
-			PORT: String(port),
-			HOST: '127.0.0.1',
-			DATA_DIR: dataDir,
-			BCRYPT_COST: '10',
-			LOG_LEVEL: 'warn'
-		},
-		stdio: ['ignore', 'inherit', 'inherit']
-	});
-	server = child;
-	const deadline = Date.now() + 120_000;
-	while (Date.now() < deadline) {
-		if (child.exitCode !== null) throw new Error(`The server exited with ${child.exitCode}.`);
-		const ready = await fetch(`${origin}/readyz`).then(
-			(response) => response.ok,
-			() => false
-		);
-		if (ready) return;
-		await new Promise((resolve) => setTimeout(resolve, 250));
-	}
-	throw new Error('The server did not become ready.');
-}
-
-async function stopServer() {
-	const child = server;
-	server = null;
-	if (child === null || child.exitCode !== null) return;
-	const exited = new Promise((resolve) => child.once('exit', resolve));
-	child.kill('SIGTERM');
-	await exited;
-}
-
-test.use({ baseURL: origin });
-test.beforeAll(async () => startServer());
-test.afterAll(async () => {
-	await stopServer();
-	rmSync(dataDir, { recursive: true, force: true });
-});
-
+const model = 'script-clock';
 const script = [
 	{
 		toolCalls: [{ name: 'current_time', input: { timeZone: 'Europe/Paris' } }],
@@ -65,25 +12,26 @@ const script = [
 	{ text: 'It is noon in Paris.', usage: { inputTokens: 1500, outputTokens: 30 } }
 ];
 
-/** A scripted provider (and a price for its model) in the workspace, written while no server runs. */
-async function insertScriptedProvider(workspaceId: string): Promise<string> {
-	const database = await PGlite.create(path.join(dataDir, 'pg'));
-	try {
-		const result = await database.query<{ id: string }>(
-			`insert into model_providers (workspace_id, name, kind, default_model, concurrency, timeout_ms, script)
-			values ($1, 'Script', 'scripted', 'script-1', 4, 30000, $2) returning id`,
-			[workspaceId, JSON.stringify(script)]
-		);
-		await database.query(
-			`insert into model_prices (provider_kind, model, input_per_million, output_per_million)
-			values ('scripted', 'script-1', 3, 15)`
-		);
-		const id = result.rows[0]?.id;
-		if (id === undefined) throw new Error('No provider was inserted.');
-		return id;
-	} finally {
-		await database.close();
-	}
+/** A scripted provider in the workspace and a price for its model, through the JSON API. */
+async function createScriptedProvider(page: Page, workspaceId: string): Promise<string> {
+	const origin = new URL(page.url()).origin;
+	const headers = { origin };
+	const price = await page.request.put('/api/v1/admin/model-prices', {
+		headers,
+		data: { providerKind: 'scripted', model, inputPerMillion: 3, outputPerMillion: 15 }
+	});
+	expect(price.ok(), await price.text()).toBe(true);
+	const created = await page.request.post(`/api/v1/workspaces/${workspaceId}/providers`, {
+		headers,
+		data: {
+			kind: 'scripted',
+			name: `Script ${Date.now()}`,
+			defaultModel: model,
+			script
+		}
+	});
+	expect(created.status(), await created.text()).toBe(201);
+	return ((await created.json()) as { id: string }).id;
 }
 
 function agentWorkflow(providerId: string, requiresApproval = false) {
@@ -124,9 +72,7 @@ test('an agent run shows as a conversation with its tool call, tokens and cost',
 	test.setTimeout(240_000);
 	await signInAsOwner(page);
 	const workspaceId = await workspaceIdOf(page);
-	await stopServer();
-	const providerId = await insertScriptedProvider(workspaceId);
-	await startServer();
+	const providerId = await createScriptedProvider(page, workspaceId);
 
 	await page.goto(`/workspaces/${workspaceId}/workflows`);
 	await page.getByLabel('Name').fill('Clock');
@@ -162,7 +108,7 @@ test('an agent run shows as a conversation with its tool call, tokens and cost',
 	await expect(turns).toHaveCount(2);
 	const first = conversation.getByRole('listitem', { name: 'Turn 1' });
 	await expect(first.getByRole('heading', { name: 'Assistant · turn 1' })).toBeVisible();
-	await expect(first).toContainText('script-1');
+	await expect(first).toContainText(model);
 	await expect(first).toContainText('1,000 in · 20 out');
 	const call = first.getByRole('listitem', { name: 'Tool call current_time' });
 	await expect(call).toContainText('returned');
@@ -183,7 +129,10 @@ test('an agent run shows as a conversation with its tool call, tokens and cost',
 
 	// Without JavaScript the server renders the same conversation.
 	const cookies = await page.context().cookies();
-	const noScript = await browser.newContext({ baseURL: origin, javaScriptEnabled: false });
+	const noScript = await browser.newContext({
+		baseURL: new URL(page.url()).origin,
+		javaScriptEnabled: false
+	});
 	await noScript.addCookies(cookies);
 	const plain = await noScript.newPage();
 	await plain.goto(page.url());

@@ -72,7 +72,8 @@ test('add a scripted provider and an agent that uses it, set the budget and a pr
 	await spending.screenshot({ path: `${shots}/budget.png` });
 
 	await page.goto('/admin/prices');
-	await expect(page.getByText('No prices yet: every model costs 0.')).toBeVisible();
+	// Other flows on this server may have priced models already: the page says what that means.
+	await expect(page.getByText(/a model that has no price here costs 0/)).toBeVisible();
 	await page.getByLabel('Provider kind').selectOption('openai');
 	await page.getByLabel('Model').fill('gpt-4.1-mini');
 	await page.getByLabel('Input, USD per million tokens').fill('0.4');
