@@ -211,6 +211,8 @@ describe.each([
 			['t1', 'agent.turn', 'succeeded']
 		]);
 		expect(children[2]?.output).toMatchObject({ result: { output: 5 } });
+		// Between turns the agent is woken, not parked: the run never reads as waiting.
+		expect(await engine.eventTypes(run.id)).not.toContain('run.waiting');
 		const sent = requestsSince(before);
 		expect(sent.map((request) => request.path)).toEqual([path, path]);
 		// The second request carries both tool results, marked as untrusted data.

@@ -135,6 +135,8 @@ export interface StepRow {
 	path: string;
 	status: StepStatus;
 	branch: string | null;
+	/** A waiting step already woken (due now): a worker is about to take it. */
+	due?: boolean;
 }
 
 export interface StepSnapshot {
@@ -148,6 +150,7 @@ export interface StepSnapshot {
 export async function loadSteps(tx: Db, runId: string, withOutputs = false): Promise<StepSnapshot> {
 	const result = await tx.execute(sql`
 		select id, node_id, iteration, path, status, branch,
+			status = 'waiting' and due_at <= clock_timestamp() as due,
 			case when ${withOutputs} and status = 'succeeded' then output end as output
 		from run_steps where run_id = ${runId}
 	`);
@@ -421,13 +424,17 @@ export async function settleRun(
 
 /**
  * Where a run stands given its steps: finished when nothing is left to do, waiting when only parked
- * steps remain (pending steps wait on others, so only ready and running ones keep it running).
+ * steps remain (pending steps wait on others, so only ready, running and woken ones keep it
+ * running).
  */
-export function settleDecision(all: Pick<StepRow, 'status'>[]): 'finished' | 'running' | 'waiting' {
+export function settleDecision(
+	all: Pick<StepRow, 'status' | 'due'>[]
+): 'finished' | 'running' | 'waiting' {
 	let active = 0;
 	let busy = 0;
-	for (const { status } of all) {
-		if (status === 'ready' || status === 'running') busy += 1;
+	for (const { status, due } of all) {
+		// A parent woken by its last child (or map iteration) is about to run, not parked.
+		if (status === 'ready' || status === 'running' || due === true) busy += 1;
 		if (status === 'pending' || status === 'waiting' || status === 'ready' || status === 'running')
 			active += 1;
 	}
