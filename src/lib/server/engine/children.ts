@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/index.ts';
+import { rows } from '../db/migrate.ts';
 import type { ClaimedStep } from '../db/run-queue.ts';
 import type { ChildStepSpec } from './kinds/types.ts';
 
@@ -8,11 +9,6 @@ import type { ChildStepSpec } from './kinds/types.ts';
 // and has a path below the parent's: turn 3 of an agent is `t3`, its second tool call `t3.c1`; a
 // child of `t3.c1` (a nested agent's turn) is `t3.c1/t0`. The parent parks (waiting, no timer)
 // while its children run and is woken when the last of them finishes, like a map by its iterations.
-
-/** The transaction's event log (transitions.ts), set to notify workers when it commits. */
-interface WakeFlag {
-	wake: boolean;
-}
 
 /** The path of the step a child belongs to ('' for a node's own step or a map iteration). */
 export function parentPath(path: string): string {
@@ -25,35 +21,41 @@ export function childPath(parent: string, name: string): string {
 	return parent === '' ? name : `${parent}/${name}`;
 }
 
-/** Creates the children a parent asked for (idempotently) in the transaction that parks it. */
+/**
+ * Creates the children a parent asked for (idempotently) in the transaction that parks it; returns
+ * the paths of those it created (ready), for the committing worker to claim or leave to others.
+ */
 export async function createChildren(
 	tx: Db,
 	run: { id: string; workspace_id: string },
 	parent: Pick<ClaimedStep, 'nodeId' | 'iteration' | 'path'>,
-	children: ChildStepSpec[],
-	log: WakeFlag
-): Promise<void> {
-	if (children.length === 0) return;
+	children: ChildStepSpec[]
+): Promise<string[]> {
+	if (children.length === 0) return [];
 	const specs = children.map((child) => ({
 		path: childPath(parent.path, child.name),
 		kind: child.kind,
 		input: child.input ?? null
 	}));
-	await tx.execute(sql`
+	const inserted = await tx.execute(sql`
 		insert into run_steps (run_id, workspace_id, node_id, iteration, path, kind, status, input, due_at)
 		select ${run.id}::uuid, ${run.workspace_id}::uuid, ${parent.nodeId}, ${parent.iteration}, c.path, c.kind,
 			'ready', c.input, clock_timestamp()
 		from jsonb_to_recordset(${JSON.stringify(specs)}::jsonb) as c(path text, kind text, input jsonb)
 		on conflict (run_id, node_id, iteration, path) do nothing
+		returning path
 	`);
-	log.wake = true;
+	return rows<{ path: string }>(inserted).map((row) => row.path);
 }
 
-/** A child finished (either way): when none of its siblings is left, its parent is woken. */
-export async function childFinished(tx: Db, step: ClaimedStep, log: WakeFlag): Promise<void> {
+/**
+ * A child finished (either way): when none of its siblings is left, its parent is woken. Returns
+ * the woken parent's path, or null when siblings are still at work.
+ */
+export async function childFinished(tx: Db, step: ClaimedStep): Promise<string | null> {
 	const parent = parentPath(step.path);
 	const siblings = `${parent === '' ? '' : `${parent}/`}%`;
-	await tx.execute(sql`
+	const woken = await tx.execute(sql`
 		update run_steps set due_at = clock_timestamp()
 		where run_id = ${step.runId} and node_id = ${step.nodeId} and iteration = ${step.iteration}
 			and path = ${parent} and status = 'waiting'
@@ -63,6 +65,7 @@ export async function childFinished(tx: Db, step: ClaimedStep, log: WakeFlag): P
 					and c.path <> ${parent} and c.path like ${siblings} and c.path not like ${`${siblings}/%`}
 					and c.status in ('pending', 'ready', 'running', 'waiting')
 			)
+		returning path
 	`);
-	log.wake = true;
+	return rows(woken).length > 0 ? parent : null;
 }

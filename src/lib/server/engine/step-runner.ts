@@ -4,7 +4,7 @@ import type { Db } from '../db/index.ts';
 import { createRedactor, createStreamRedactor } from '../credentials/redact.ts';
 import type { DeltaPublisher } from '../bus/deltas.ts';
 import { rows } from '../db/migrate.ts';
-import { isNodeStep, succeededOutputs, type ClaimedStep } from '../db/run-queue.ts';
+import { finishedSteps, isNodeStep, succeededOutputs, type ClaimedStep } from '../db/run-queue.ts';
 import type { RunError } from '../db/schema/index.ts';
 import { retryPolicySchema, type RetryPolicy, type WorkflowNode } from '../../schemas/workflow.ts';
 import type { KindRegistry, WorkflowGraph } from './definition.ts';
@@ -16,7 +16,8 @@ import {
 	type StepLookup,
 	type StepOutcome
 } from './kinds/types.ts';
-import { childFinished } from './children.ts';
+import { claimChildWork } from './child-claims.ts';
+import { childFinished, createChildren } from './children.ts';
 import {
 	EventLog,
 	applyWaitEffect,
@@ -411,9 +412,17 @@ export async function commitStep(
 		}
 		// Read after the run lock: every commit of this run before ours is visible.
 		// With a claim, the outputs come along for the steps it may take.
-		const snapshot = await loadSteps(tx, run.id, claim !== null && result.type === 'succeeded');
+		const snapshot = await loadSteps(tx, run.id, claim !== null);
 		let claimed: ClaimedStep[] = [];
 		const child = step.path !== '';
+		const finished = () => (snapshot.withOutputs ? finishedSteps(snapshot.all) : undefined);
+		// A child's parent decides what its result means: woken by the last child, it is claimed by
+		// this commit when a slot is free.
+		const wakeParent = async () => {
+			const parent = await childFinished(tx, step);
+			if (parent !== null)
+				claimed = await claimChildWork(tx, run, step, [parent], claim, finished(), log);
+		};
 		const iteration = {
 			...(step.iteration >= 0 && { iteration: step.iteration }),
 			...(child && { path: step.path, kind: step.kind })
@@ -426,8 +435,7 @@ export async function commitStep(
 				type: 'step.succeeded',
 				data: { ...iteration, branch: result.branch ?? null }
 			});
-			// A child's parent decides what its result means.
-			if (child) await childFinished(tx, step, log);
+			if (child) await wakeParent();
 			else if (step.iteration >= 0) await iterationFinished(tx, step, false, log);
 			else claimed = await propagate(tx, run, graph, step.nodeId, log, { steps: snapshot, claim });
 		} else if (result.type === 'wait') {
@@ -438,7 +446,10 @@ export async function commitStep(
 			});
 			// Effects are idempotent: a step may ask for one each time it parks (a tool call first
 			// for an approval, then for a child run), and asking again changes nothing.
-			if (result.effect) {
+			if (result.effect?.type === 'children') {
+				const created = await createChildren(tx, run, step, result.effect.children);
+				claimed = await claimChildWork(tx, run, step, created, claim, finished(), log);
+			} else if (result.effect) {
 				const problem = await applyWaitEffect(tx, run, step, result.effect, graph, log);
 				if (problem !== null) {
 					await tx.execute(sql`
@@ -451,7 +462,7 @@ export async function commitStep(
 						type: 'step.failed',
 						data: { ...iteration, error: problem }
 					});
-					if (child) await childFinished(tx, step, log);
+					if (child) await wakeParent();
 					else await finishRun(tx, run, 'failed', { ...problem, nodeId: step.nodeId }, log);
 				}
 			}
@@ -467,7 +478,7 @@ export async function commitStep(
 				type: 'step.failed',
 				data: { ...iteration, attempt: step.attempt, error: result.error }
 			});
-			if (child) await childFinished(tx, step, log);
+			if (child) await wakeParent();
 			else if (step.iteration >= 0) await iterationFinished(tx, step, true, log);
 			else await finishRun(tx, run, 'failed', { ...result.error, nodeId: step.nodeId }, log);
 		}

@@ -15,7 +15,6 @@ import {
 import type { RunError } from '../db/schema/index.ts';
 import { runInputSchema, type StepStatus } from '../../schemas/workflow.ts';
 import { buildGraph, type WorkflowGraph } from './definition.ts';
-import { createChildren } from './children.ts';
 import { evaluateExpression } from './expressions.ts';
 import type { WaitEffect } from './kinds/types.ts';
 
@@ -141,7 +140,7 @@ export interface StepRow {
 
 export interface StepSnapshot {
 	all: (StepRow & { output?: unknown })[];
-	/** Whether `all` carries the outputs of succeeded steps. */
+	/** Whether `all` carries the outputs of succeeded node steps. */
 	withOutputs: boolean;
 	/** The node steps (iteration -1, path '') by node id. */
 	nodes: Map<string, StepRow>;
@@ -151,7 +150,8 @@ export async function loadSteps(tx: Db, runId: string, withOutputs = false): Pro
 	const result = await tx.execute(sql`
 		select id, node_id, iteration, path, status, branch,
 			status = 'waiting' and due_at <= clock_timestamp() as due,
-			case when ${withOutputs} and status = 'succeeded' then output end as output
+			case when ${withOutputs} and status = 'succeeded' and iteration < 0 and path = '' then output end
+				as output
 		from run_steps where run_id = ${runId}
 	`);
 	const all = rows<StepRow & { output: unknown }>(result);
@@ -521,15 +521,12 @@ export async function finishRun(
 export async function applyWaitEffect(
 	tx: Db,
 	run: RunRow,
-	step: Pick<ClaimedStep, 'id' | 'nodeId' | 'iteration' | 'path'>,
-	effect: WaitEffect,
+	step: Pick<ClaimedStep, 'id' | 'nodeId'>,
+	// Children are made by the commit itself (engine/child-claims.ts), which may claim them.
+	effect: Exclude<WaitEffect, { type: 'children' }>,
 	graph: WorkflowGraph,
 	log: EventLog
 ): Promise<RunError | null> {
-	if (effect.type === 'children') {
-		await createChildren(tx, run, step, effect.children, log);
-		return null;
-	}
 	if (effect.type === 'approval') {
 		const inserted = await tx.execute(sql`
 			insert into approvals (workspace_id, run_id, step_id, node_id, title, details, deadline_at)

@@ -219,11 +219,9 @@ export class Worker {
 			}
 			const { result, input } = executed;
 			// Successors this commit makes ready are claimed by it, up to the slots free by then;
-			// a stopping worker leaves them to others rather than abandon them to a lease.
-			const successors =
-				result.type === 'succeeded' && isNodeStep(step)
-					? ((await this.#deps.loadGraph(step.versionId)).outgoing.get(step.nodeId)?.length ?? 0)
-					: 0;
+			// a stopping worker leaves them to others rather than abandon them to a lease. So are
+			// the children a parent makes, and the parent a finished child wakes.
+			const successors = await this.#claimable(step, result);
 			const limit = this.#running
 				? Math.min(
 						successors,
@@ -264,6 +262,16 @@ export class Worker {
 				);
 			}
 		}
+	}
+
+	/** How many steps the commit of this result may make due for this worker to claim. */
+	async #claimable(step: ClaimedStep, result: ExecutionResult): Promise<number> {
+		if (result.type === 'succeeded' && isNodeStep(step))
+			return (await this.#deps.loadGraph(step.versionId)).outgoing.get(step.nodeId)?.length ?? 0;
+		if (result.type === 'wait')
+			return result.effect?.type === 'children' ? result.effect.children.length : 0;
+		// A child that finished may wake its parent.
+		return step.path === '' ? 0 : 1;
 	}
 
 	#remember(snapshot: RunSnapshot): void {
