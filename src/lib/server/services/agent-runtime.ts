@@ -191,7 +191,11 @@ async function runTool(
 	tool: ResolvedTool,
 	input: unknown
 ): Promise<unknown> {
-	const registry = await workspaceToolRegistry(ctx, context.workspaceId);
+	// Built-in tools need no look at the workspace's own.
+	const registry =
+		tool.ref.type === 'builtin'
+			? ctx.tools.registry
+			: await workspaceToolRegistry(ctx, context.workspaceId);
 	const found: Tool | undefined = registry.get(tool.name);
 	if (found === undefined) throw refused(`The tool “${tool.name}” no longer exists.`);
 	const prepared =
