@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
 import { createCredentialKeyring } from '../../src/lib/server/credentials/keyring.ts';
+import { deltaChannel, type PublishedDelta } from '../../src/lib/server/channels.ts';
 import { rows } from '../../src/lib/server/db/migrate.ts';
 import * as runsDb from '../../src/lib/server/db/runs.ts';
 import { createGuardedHttp } from '../../src/lib/server/outbound/guarded-http.ts';
@@ -30,6 +31,8 @@ let openaiProvider: string;
 let anthropicProvider: string;
 let blockedProvider: string;
 const secret = 'sk-agent-secret-0123456789abcdef';
+/** Every line the workers and the agent kinds log, at debug level. */
+const logLines: string[] = [];
 
 async function insertProvider(
 	workspaceId: string,
@@ -54,7 +57,10 @@ beforeAll(async () => {
 	await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
 	echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}/data`;
 	const database = testDb.database;
-	const logger = createLogger({ LOG_LEVEL: 'silent', NODE_ENV: 'test' });
+	const logger = createLogger(
+		{ LOG_LEVEL: 'debug', NODE_ENV: 'test' },
+		{ write: (line: string) => void logLines.push(line) }
+	);
 	const lookupCredential = credentialLookup({
 		db: database.db,
 		keys: { credentials: createCredentialKeyring(testSecret) },
@@ -72,7 +78,7 @@ beforeAll(async () => {
 		lookupCredential,
 		http: createGuardedHttp({ allow })
 	});
-	engine = await createEngineHarness(database, kinds);
+	engine = await createEngineHarness(database, kinds, { logger });
 	await engine.startWorker({ concurrency: 4 });
 	const { ctx, owner, workspaceId } = engine;
 	const apiKey = 'sk-test-key';
@@ -415,6 +421,35 @@ describe('safety', () => {
 		expect((await engine.waitFor(started.id)).status).toBe('cancelled');
 	});
 
+	it("streams the model's text to live viewers as it is written", async () => {
+		const index = fake.requests.length;
+		const answer = 'The tide comes in twice a day.';
+		fake.script({ kind: 'reply', text: answer, chunkDelayMs: 60 });
+		const workflowId = await engine.publish(agentWorkflow({ providerId: openaiProvider }));
+		const started = await engine.start(workflowId, { question: 'Tides?' });
+		const deltas: PublishedDelta[] = [];
+		const unsubscribe = await engine.ctx.bus.subscribe(deltaChannel(started.id), (message) => {
+			deltas.push(message as PublishedDelta);
+		});
+		try {
+			await waitUntil(() => fake.requests.length > index, { what: 'the turn', baseMs: 10_000 });
+			const run = await engine.waitFor(started.id);
+			expect(run.output).toBe(answer);
+			// Coalesced into a few messages, in order, each at its offset: together the answer.
+			expect(deltas.length).toBeGreaterThan(1);
+			expect(deltas.map((delta) => delta.text).join('')).toBe(answer);
+			let offset = 0;
+			for (const delta of deltas) {
+				expect(delta.offset).toBe(offset);
+				offset += delta.text.length;
+			}
+			const turn = (await childrenOf(run.id)).find((step) => step.path === 't0');
+			expect(new Set(deltas.map((delta) => delta.stepId))).toEqual(new Set([turn?.id]));
+		} finally {
+			await unsubscribe();
+		}
+	});
+
 	it('refuses a provider on a private address that is not allow-listed', async () => {
 		const before = fake.requests.length;
 		const { run } = await runAgent({ providerId: blockedProvider });
@@ -459,6 +494,10 @@ describe('safety', () => {
 		expect(JSON.stringify(rows(events))).not.toContain(secret);
 		const steps = await runsDb.listSteps(testDb.database.db, run.id);
 		expect(JSON.stringify(steps)).not.toContain(secret);
+		expect(logLines.length).toBeGreaterThan(0);
+		expect(logLines.join('')).not.toContain(secret);
+		// Nor does the provider's API key show up in any log line.
+		expect(logLines.join('')).not.toContain('sk-test-key');
 	});
 });
 
