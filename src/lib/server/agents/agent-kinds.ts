@@ -162,7 +162,8 @@ interface TurnInput {
 	temperature: number | null;
 	system: string;
 	opening: ModelMessage[];
-	tools: DeclaredTool[];
+	/** As the model sees them, with what running each takes (approval, the reference). */
+	tools: ResolvedTool[];
 	outputSchema: Record<string, unknown> | null;
 	limits: AgentLimits;
 	repair: string | null;
@@ -202,6 +203,15 @@ async function specOf(deps: AgentDeps, context: StepContext, config: AgentConfig
 	};
 }
 
+/** The tool-call children of a turn, each with the tool it names (null: one it was not given). */
+function toolCallChildren(turn: number, calls: ToolCallRequest[], tools: ResolvedTool[]) {
+	const byName = new Map(tools.map((tool) => [tool.name, tool]));
+	return calls.map((call, index) => {
+		const input: ToolCallInput = { turn, call, tool: byName.get(call.name) ?? null };
+		return { name: `t${turn}.c${index}`, kind: 'agent.tool', input };
+	});
+}
+
 function turnChild(state: AgentState, turn: number, repair: string | null) {
 	const input: TurnInput = {
 		turn,
@@ -210,11 +220,7 @@ function turnChild(state: AgentState, turn: number, repair: string | null) {
 		temperature: state.spec.temperature,
 		system: state.system,
 		opening: state.opening,
-		tools: state.spec.tools.map(({ name, description, inputSchema }) => ({
-			name,
-			description,
-			inputSchema
-		})),
+		tools: state.spec.tools,
 		outputSchema: state.spec.outputSchema,
 		limits: state.spec.limits,
 		repair
@@ -285,16 +291,9 @@ async function continueAgent(context: StepContext): Promise<StepOutcome> {
 	}
 	if (output.toolCalls.length > 0) {
 		const calls = callsOf(turn);
-		if (calls.length === 0) {
-			const byName = new Map(state.spec.tools.map((tool) => [tool.name, tool]));
-			return waitFor(
-				state,
-				output.toolCalls.map((call, index) => {
-					const input: ToolCallInput = { turn, call, tool: byName.get(call.name) ?? null };
-					return { name: `t${turn}.c${index}`, kind: 'agent.tool', input };
-				})
-			);
-		}
+		// The turn's commit makes its calls; a turn journaled without them gets them now.
+		if (calls.length === 0)
+			return waitFor(state, toolCallChildren(turn, output.toolCalls, state.spec.tools));
 		if (!calls.every(isFinished)) return waitFor(state);
 		if (turn + 1 >= maxTurns) throw turnsExceeded(maxTurns);
 		return waitFor(state, [turnChild(state, turn + 1, null)]);
@@ -379,14 +378,18 @@ function turnKind(deps: AgentDeps): NodeKind<AgentConfig> {
 			const input = context.input as TurnInput;
 			const agentPath = parentPath(context.path);
 			await checkBudgets(context, input.limits, agentPath);
-			const siblings = await context.lookup.children(agentPath);
+			const journaled = await context.lookup.children(agentPath);
 			const result = await deps.callTurn({
 				workspaceId: context.workspaceId,
 				providerId: input.providerId,
 				model: input.model,
 				system: input.system,
-				messages: conversationFor(input.opening, siblings, input.turn, input.repair),
-				tools: input.tools,
+				messages: conversationFor(input.opening, journaled, input.turn, input.repair),
+				tools: input.tools.map(({ name, description, inputSchema }) => ({
+					name,
+					description,
+					inputSchema
+				})),
 				outputSchema: input.tools.length === 0 ? input.outputSchema : null,
 				temperature: input.temperature,
 				signal: context.signal,
@@ -402,7 +405,17 @@ function turnKind(deps: AgentDeps): NodeKind<AgentConfig> {
 				model: result.model,
 				durationMs: Math.round(result.durationMs)
 			};
-			return { type: 'succeeded', output, usage: [usageRecord(result)] };
+			// The tool calls are made in the turn's commit: the agent step wakes once they are done.
+			const calls =
+				result.toolCalls.length > maxToolCallsPerTurn
+					? []
+					: toolCallChildren(input.turn, result.toolCalls, input.tools);
+			return {
+				type: 'succeeded',
+				output,
+				usage: [usageRecord(result)],
+				...(calls.length > 0 && { siblings: calls })
+			};
 		}
 	};
 }

@@ -17,7 +17,7 @@ import {
 	type StepOutcome
 } from './kinds/types.ts';
 import { claimChildWork } from './child-claims.ts';
-import { childFinished, createChildren } from './children.ts';
+import { childFinished, createChildren, parentPath } from './children.ts';
 import {
 	EventLog,
 	applyWaitEffect,
@@ -238,7 +238,12 @@ export function storableResult(result: ExecutionResult): ExecutionResult {
 		};
 		let stored: ExecutionResult;
 		if (result.type === 'succeeded') {
-			stored = { ...result, output: fix(result.output), branch: fix(result.branch) };
+			stored = {
+				...result,
+				output: fix(result.output),
+				branch: fix(result.branch),
+				siblings: fix(result.siblings)
+			};
 		} else if (result.type === 'wait') {
 			stored = { ...result, state: fix(result.state), effect: fix(result.effect) };
 		} else stored = { ...result, error: fix(result.error) };
@@ -416,12 +421,18 @@ export async function commitStep(
 		let claimed: ClaimedStep[] = [];
 		const child = step.path !== '';
 		const finished = () => (snapshot.withOutputs ? finishedSteps(snapshot.all) : undefined);
-		// A child's parent decides what its result means: woken by the last child, it is claimed by
-		// this commit when a slot is free.
+		// Child work this commit makes due is claimed for this worker while slots are free.
+		const claimDue = async (paths: string[]) => {
+			const left = claim === null ? null : { ...claim, limit: claim.limit - claimed.length };
+			claimed = [
+				...claimed,
+				...(await claimChildWork(tx, run, step, paths, left, finished(), log))
+			];
+		};
+		// A child's parent decides what its result means, woken when the last child finished.
 		const wakeParent = async () => {
 			const parent = await childFinished(tx, step);
-			if (parent !== null)
-				claimed = await claimChildWork(tx, run, step, [parent], claim, finished(), log);
+			if (parent !== null) await claimDue([parent]);
 		};
 		const iteration = {
 			...(step.iteration >= 0 && { iteration: step.iteration }),
@@ -435,6 +446,10 @@ export async function commitStep(
 				type: 'step.succeeded',
 				data: { ...iteration, branch: result.branch ?? null }
 			});
+			if (child && result.siblings?.length) {
+				const parent = { ...step, path: parentPath(step.path) };
+				await claimDue(await createChildren(tx, run, parent, result.siblings));
+			}
 			if (child) await wakeParent();
 			else if (step.iteration >= 0) await iterationFinished(tx, step, false, log);
 			else claimed = await propagate(tx, run, graph, step.nodeId, log, { steps: snapshot, claim });
@@ -447,8 +462,7 @@ export async function commitStep(
 			// Effects are idempotent: a step may ask for one each time it parks (a tool call first
 			// for an approval, then for a child run), and asking again changes nothing.
 			if (result.effect?.type === 'children') {
-				const created = await createChildren(tx, run, step, result.effect.children);
-				claimed = await claimChildWork(tx, run, step, created, claim, finished(), log);
+				await claimDue(await createChildren(tx, run, step, result.effect.children));
 			} else if (result.effect) {
 				const problem = await applyWaitEffect(tx, run, step, result.effect, graph, log);
 				if (problem !== null) {

@@ -270,8 +270,9 @@ export class Worker {
 			return (await this.#deps.loadGraph(step.versionId)).outgoing.get(step.nodeId)?.length ?? 0;
 		if (result.type === 'wait')
 			return result.effect?.type === 'children' ? result.effect.children.length : 0;
-		// A child that finished may wake its parent.
-		return step.path === '' ? 0 : 1;
+		// A child that finished may make siblings, or else wake its parent.
+		if (step.path === '') return 0;
+		return result.type === 'succeeded' ? Math.max(1, result.siblings?.length ?? 0) : 1;
 	}
 
 	#remember(snapshot: RunSnapshot): void {

@@ -124,6 +124,11 @@ export type StepOutcome =
 			logs?: StepLogEntry[];
 			/** Model requests the step made, written to the cost ledger in its commit. */
 			usage?: ModelUsageRecord[];
+			/**
+			 * For a child step: more children of its parent, made (and claimed when a slot is free)
+			 * in its commit, so the parent is woken only once they have finished too.
+			 */
+			siblings?: ChildStepSpec[];
 	  }
 	/** Park the step, holding no worker, until `until` (null: until a signal) and execute it again then. */
 	| { type: 'wait'; until: Date | null; state: Record<string, unknown>; effect?: WaitEffect };
