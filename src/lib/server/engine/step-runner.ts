@@ -422,7 +422,9 @@ export async function commitStep(
 		const child = step.path !== '';
 		const finished = () => (snapshot.withOutputs ? finishedSteps(snapshot.all) : undefined);
 		// Child work this commit makes due is claimed for this worker while slots are free.
+		let childWorkDue = false;
 		const claimDue = async (paths: string[]) => {
+			if (paths.length > 0) childWorkDue = true;
 			const left = claim === null ? null : { ...claim, limit: claim.limit - claimed.length };
 			claimed = [
 				...claimed,
@@ -497,8 +499,10 @@ export async function commitStep(
 			else await finishRun(tx, run, 'failed', { ...result.error, nodeId: step.nodeId }, log);
 		}
 		if (isActiveRun(run.status)) {
-			// Iterations and wait effects change rows the snapshot does not track: read them again.
-			const fresh = !isNodeStep(step) || result.type === 'wait' ? undefined : snapshot;
+			// Iterations and wait effects change rows the snapshot does not track: read them again,
+			// unless this commit made child work due (then the run is busy whatever else it holds).
+			const made = childWorkDue ? 'busy' : undefined;
+			const fresh = !isNodeStep(step) || result.type === 'wait' ? made : snapshot;
 			await settleRun(tx, run, graph, log, fresh);
 		}
 		return { events: await log.write(tx), claimed };

@@ -378,10 +378,13 @@ export async function settleRun(
 	run: RunRow,
 	graph: WorkflowGraph,
 	log: EventLog,
-	snapshot?: StepSnapshot
+	/** The run's steps as they now are, or `busy` when the commit knows some are ready or running. */
+	snapshot?: StepSnapshot | 'busy'
 ): Promise<void> {
-	const { all } = snapshot ?? (await loadSteps(tx, run.id));
-	const settled = settleDecision(all);
+	const settled =
+		snapshot === 'busy'
+			? 'running'
+			: settleDecision((snapshot ?? (await loadSteps(tx, run.id))).all);
 	if (settled === 'finished') {
 		const needsOutputs =
 			graph.definition.output !== undefined ||
