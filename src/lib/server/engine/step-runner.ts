@@ -4,7 +4,13 @@ import type { Db } from '../db/index.ts';
 import { createRedactor, createStreamRedactor } from '../credentials/redact.ts';
 import type { DeltaPublisher } from '../bus/deltas.ts';
 import { rows } from '../db/migrate.ts';
-import { finishedSteps, isNodeStep, succeededOutputs, type ClaimedStep } from '../db/run-queue.ts';
+import {
+	finishedSteps,
+	isNodeStep,
+	succeededOutputs,
+	type ClaimedStep,
+	type FinishedStep
+} from '../db/run-queue.ts';
 import type { RunError } from '../db/schema/index.ts';
 import { retryPolicySchema, type RetryPolicy, type WorkflowNode } from '../../schemas/workflow.ts';
 import type { KindRegistry, WorkflowGraph } from './definition.ts';
@@ -415,12 +421,19 @@ export async function commitStep(
 				data: { entries: result.logs }
 			});
 		}
-		// Read after the run lock: every commit of this run before ours is visible.
-		// With a claim, the outputs come along for the steps it may take.
-		const snapshot = await loadSteps(tx, run.id, claim !== null);
+		// Read after the run lock: every commit of this run before ours is visible. With a claim,
+		// the outputs come along for the steps it may take. A map iteration or a child step decides
+		// nothing from the run's other steps: only the node outputs, for the steps it may claim.
+		const snapshot = isNodeStep(step) ? await loadSteps(tx, run.id, claim !== null) : null;
 		let claimed: ClaimedStep[] = [];
 		const child = step.path !== '';
-		const finished = () => (snapshot.withOutputs ? finishedSteps(snapshot.all) : undefined);
+		let outputs: FinishedStep[] | undefined;
+		const finished = async () =>
+			snapshot === null
+				? (outputs ??= await succeededOutputs(tx, run.id))
+				: snapshot.withOutputs
+					? finishedSteps(snapshot.all)
+					: undefined;
 		// Child work this commit makes due is claimed for this worker while slots are free.
 		let childWorkDue = false;
 		const claimDue = async (paths: string[]) => {
@@ -428,7 +441,7 @@ export async function commitStep(
 			const left = claim === null ? null : { ...claim, limit: claim.limit - claimed.length };
 			claimed = [
 				...claimed,
-				...(await claimChildWork(tx, run, step, paths, left, finished(), log))
+				...(await claimChildWork(tx, run, step, paths, left, await finished(), log))
 			];
 		};
 		// A child's parent decides what its result means, woken when the last child finished.
@@ -454,7 +467,10 @@ export async function commitStep(
 			}
 			if (child) await wakeParent();
 			else if (step.iteration >= 0) await iterationFinished(tx, step, false, log);
-			else claimed = await propagate(tx, run, graph, step.nodeId, log, { steps: snapshot, claim });
+			else {
+				const steps = snapshot ?? undefined;
+				claimed = await propagate(tx, run, graph, step.nodeId, log, { steps, claim });
+			}
 		} else if (result.type === 'wait') {
 			log.add(run.id, run.workspace_id, {
 				...at,
@@ -502,7 +518,7 @@ export async function commitStep(
 			// Iterations and wait effects change rows the snapshot does not track: read them again,
 			// unless this commit made child work due (then the run is busy whatever else it holds).
 			const made = childWorkDue ? 'busy' : undefined;
-			const fresh = !isNodeStep(step) || result.type === 'wait' ? made : snapshot;
+			const fresh = snapshot === null || result.type === 'wait' ? made : snapshot;
 			await settleRun(tx, run, graph, log, fresh);
 		}
 		return { events: await log.write(tx), claimed };
