@@ -36,7 +36,7 @@ const logLines: string[] = [];
 
 async function insertProvider(
 	workspaceId: string,
-	fields: { name: string; kind: string; baseUrl: string; credentialId: string }
+	fields: { name: string; kind: string; baseUrl: string; credentialId: string | null }
 ): Promise<string> {
 	const result = await testDb.database.db.execute(sql`
 		insert into model_providers (workspace_id, name, kind, base_url, credential_id, default_model,
@@ -689,5 +689,52 @@ describe('tool calls act for the run owner', () => {
 				update memberships set role = 'owner' where user_id = ${owner} and workspace_id = ${engine.workspaceId}
 			`);
 		}
+	});
+});
+
+describe('references to providers and agents', () => {
+	it("refuses a definition naming another workspace's provider or an unknown agent, at the node", async () => {
+		const elsewhere = await testDb.database.db.execute(sql`
+			insert into workspaces (name, slug) values ('Elsewhere', ${`elsewhere-${Date.now()}`}) returning id
+		`);
+		const otherWorkspace = rows<{ id: string }>(elsewhere)[0]?.id as string;
+		const theirs = await insertProvider(otherWorkspace, {
+			name: 'Theirs',
+			kind: 'openai',
+			baseUrl: `${fake.url}/v1`,
+			credentialId: null
+		});
+		const error = await engine
+			.publish({
+				nodes: [
+					{ id: 'start', kind: 'input' },
+					{ id: 'ask', kind: 'llm', config: { providerId: theirs, prompt: 'Hi' } },
+					{
+						id: 'each',
+						kind: 'map',
+						config: {
+							items: '[1]',
+							node: { kind: 'agent', config: { agentId: '00000000-0000-4000-8000-000000000000' } }
+						}
+					}
+				],
+				edges: [
+					{ from: 'start', to: 'ask' },
+					{ from: 'ask', to: 'each' }
+				]
+			})
+			.catch((caught: unknown) => caught);
+		expect(JSON.parse(JSON.stringify(error)).problems).toEqual([
+			{
+				nodeId: 'ask',
+				path: 'nodes[1].config.providerId',
+				message: 'No model provider with this id in this workspace.'
+			},
+			{
+				nodeId: 'each',
+				path: 'nodes[2].config.node.config.agentId',
+				message: 'No saved agent with this id in this workspace.'
+			}
+		]);
 	});
 });

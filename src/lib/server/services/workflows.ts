@@ -1,7 +1,8 @@
 import { createTwoFilesPatch } from 'diff';
 import * as workflows from '../db/workflows.ts';
 import { isUuid } from '../ids.ts';
-import { checkDefinition } from '../engine/definition.ts';
+import { checkDefinition, type DefinitionCheck } from '../engine/definition.ts';
+import { missingReferences } from './definition-references.ts';
 import {
 	workflowExportSchema,
 	type DefinitionProblem,
@@ -72,7 +73,19 @@ export async function validateWorkflowDefinition(
 ): Promise<DefinitionProblem[]> {
 	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.read');
 	await loadWorkflow(ctx, workspaceId, workflowId);
-	return checkDefinition(definition, ctx.kinds).problems;
+	return (await checkInWorkspace(ctx, workspaceId, definition)).problems;
+}
+
+/** The definition as the engine checks it, and the providers and agents it names in the workspace. */
+async function checkInWorkspace(
+	ctx: ServiceContext,
+	workspaceId: string,
+	raw: unknown
+): Promise<DefinitionCheck> {
+	const check = checkDefinition(raw, ctx.kinds);
+	if (!check.ok) return check;
+	const problems = await missingReferences(ctx.db, workspaceId, check.definition);
+	return problems.length === 0 ? check : { ok: false, definition: check.definition, problems };
 }
 
 export async function createWorkflow(
@@ -83,7 +96,7 @@ export async function createWorkflow(
 	meta: RequestMeta
 ) {
 	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.write');
-	const check = checkDefinition(input.definition ?? starterDefinition, ctx.kinds);
+	const check = await checkInWorkspace(ctx, workspaceId, input.definition ?? starterDefinition);
 	if (!check.ok) throw new DefinitionError(check.problems);
 	return ctx.db.transaction(async (tx) => {
 		const workflow = await workflows.create(tx, {
@@ -154,7 +167,7 @@ export async function saveVersion(
 ) {
 	await authorizeWorkspace(ctx.db, principal, workspaceId, 'workflows.write');
 	await loadWorkflow(ctx, workspaceId, workflowId);
-	const check = checkDefinition(input.definition, ctx.kinds);
+	const check = await checkInWorkspace(ctx, workspaceId, input.definition);
 	if (!check.ok) throw new DefinitionError(check.problems);
 	return ctx.db.transaction(async (tx) => {
 		const version = await workflows.addVersion(tx, {
