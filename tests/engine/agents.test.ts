@@ -11,6 +11,7 @@ import { createLogger } from '../../src/lib/server/platform/logger.ts';
 import { agentKinds } from '../../src/lib/server/services/agent-runtime.ts';
 import { createCredential, credentialLookup } from '../../src/lib/server/services/credentials.ts';
 import { cancelRun, decideApproval, listApprovals } from '../../src/lib/server/services/runs.ts';
+import { createTool } from '../../src/lib/server/services/tools.ts';
 import { createTooling } from '../../src/lib/server/tools/tooling.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { waitUntil } from '../helpers/deadline.ts';
@@ -625,6 +626,33 @@ describe('agents in context', () => {
 			sql`select status, trigger from runs where parent_step_id = ${call?.id}`
 		);
 		expect(rows(child)).toEqual([{ status: 'succeeded', trigger: 'workflow' }]);
+	});
+
+	it("calls one of the workspace's own tools, run in the sandbox", async () => {
+		const tool = await createTool(
+			engine.ctx,
+			engine.owner.principal,
+			engine.workspaceId,
+			{
+				name: 'shout',
+				description: 'Shouts the text.',
+				inputSchema: { type: 'object', properties: { text: { type: 'string' } } },
+				source: 'return input.text.toUpperCase();',
+				risk: 'read'
+			},
+			meta
+		);
+		fake.script(
+			{ kind: 'reply', toolCalls: [{ name: 'shout', arguments: { text: 'hi' } }] },
+			{ kind: 'reply', text: 'HI' }
+		);
+		const { run } = await runAgent({
+			providerId: openaiProvider,
+			tools: [{ type: 'custom', toolId: tool.id }]
+		});
+		expect(run.output).toBe('HI');
+		const call = (await childrenOf(run.id)).find((step) => step.path === 't0.c0');
+		expect(call?.output).toMatchObject({ name: 'shout', result: 'HI' });
 	});
 
 	it('refuses a turn that asks for more tool calls than an agent runs', async () => {

@@ -290,11 +290,8 @@ async function continueAgent(context: StepContext): Promise<StepOutcome> {
 		);
 	}
 	if (output.toolCalls.length > 0) {
-		const calls = callsOf(turn);
-		// The turn's commit makes its calls; a turn journaled without them gets them now.
-		if (calls.length === 0)
-			return waitFor(state, toolCallChildren(turn, output.toolCalls, state.spec.tools));
-		if (!calls.every(isFinished)) return waitFor(state);
+		// The turn's commit made its calls; the agent is woken once they have all finished.
+		if (!callsOf(turn).every(isFinished)) return waitFor(state);
 		if (turn + 1 >= maxTurns) throw turnsExceeded(maxTurns);
 		return waitFor(state, [turnChild(state, turn + 1, null)]);
 	}

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { agentLimitsSchema, type AgentTool } from '../../schemas/agents.ts';
+import type { AgentTool } from '../../schemas/agents.ts';
 import { defaultRequiresApproval } from '../../schemas/tools.ts';
 import { runInputSchema, workflowDefinitionSchema } from '../../schemas/workflow.ts';
 import {
@@ -16,14 +16,16 @@ import { createGuardedFetch } from '../outbound/guarded-fetch.ts';
 import type { GuardedHttp } from '../outbound/guarded-http.ts';
 import { createTurnCaller } from './model-turns.ts';
 import { applyCredential, credentialSecrets } from '../credentials/apply.ts';
+import * as agents from '../db/agents.ts';
 import type { Db } from '../db/index.ts';
 import { rows } from '../db/migrate.ts';
 import { StepFailure } from '../engine/kinds/types.ts';
+import { isUuid } from '../ids.ts';
 import type { CredentialLookup } from '../tools/tooling.ts';
 import { ToolError, type Tool } from '../tools/registry.ts';
 import { roleMay } from '../policy.ts';
 import type { ServiceContext } from './context.ts';
-import { workspaceToolRegistry } from './tools.ts';
+import { workspaceCustomTool } from './tools.ts';
 
 // The host side of agents: what an agent step may use, resolved from the workspace's records, and
 // each tool call authorized as the run's owner at the moment it runs. Credentials are applied here
@@ -51,29 +53,20 @@ async function loadAgent(
 	workspaceId: string,
 	agentId: string
 ): Promise<SavedAgentSpec | null> {
-	const result = await db.execute(sql`
-		select provider_id, model, instructions, temperature, tools, limits, output_schema
-		from agents where id = ${agentId} and workspace_id = ${workspaceId}
-	`);
-	const row = rows<{
-		provider_id: string;
-		model: string | null;
-		instructions: string;
-		temperature: number | null;
-		tools: AgentTool[];
-		limits: unknown;
-		output_schema: Record<string, unknown> | null;
-	}>(result)[0];
-	if (!row) return null;
-	return {
-		providerId: row.provider_id,
-		model: row.model,
-		instructions: row.instructions,
-		temperature: row.temperature,
-		tools: row.tools,
-		limits: agentLimitsSchema.parse(row.limits),
-		outputSchema: row.output_schema
-	};
+	const row = isUuid(agentId) ? await agents.get(db, workspaceId, agentId) : null;
+	if (row === null) return null;
+	const { providerId, model, instructions, temperature, tools, limits, outputSchema } = row;
+	return { providerId, model, instructions, temperature, tools, limits, outputSchema };
+}
+
+/** The runnable tool a built-in or custom reference names, or null when it is gone. */
+async function toolFor(
+	ctx: AgentRuntimeContext,
+	workspaceId: string,
+	ref: Exclude<AgentTool, { type: 'workflow' }>
+): Promise<Tool | null> {
+	if (ref.type === 'builtin') return ctx.tools.registry.get(ref.name) ?? null;
+	return workspaceCustomTool(ctx, workspaceId, ref.toolId);
 }
 
 async function resolveWorkflowTool(
@@ -109,23 +102,14 @@ async function resolveTools(
 	workspaceId: string,
 	refs: AgentTool[]
 ): Promise<ResolvedTool[]> {
-	const registry = await workspaceToolRegistry(ctx, workspaceId);
-	const customNames = new Map<string, string>();
-	if (refs.some((ref) => ref.type === 'custom')) {
-		const result = await ctx.db.execute(
-			sql`select id, name from custom_tools where workspace_id = ${workspaceId}`
-		);
-		for (const row of rows<{ id: string; name: string }>(result)) customNames.set(row.id, row.name);
-	}
 	const resolved: ResolvedTool[] = [];
 	for (const ref of refs) {
 		if (ref.type === 'workflow') {
 			resolved.push(await resolveWorkflowTool(ctx.db, workspaceId, ref));
 			continue;
 		}
-		const name = ref.type === 'builtin' ? ref.name : customNames.get(ref.toolId);
-		const tool = name === undefined ? undefined : registry.get(name);
-		if (tool === undefined) throw refused('A tool the agent uses no longer exists.');
+		const tool = await toolFor(ctx, workspaceId, ref);
+		if (tool === null) throw refused('A tool the agent uses no longer exists.');
 		const requiresApproval =
 			ref.type === 'builtin'
 				? (ref.requiresApproval ?? defaultRequiresApproval(tool.risk))
@@ -191,13 +175,9 @@ async function runTool(
 	tool: ResolvedTool,
 	input: unknown
 ): Promise<unknown> {
-	// Built-in tools need no look at the workspace's own.
-	const registry =
-		tool.ref.type === 'builtin'
-			? ctx.tools.registry
-			: await workspaceToolRegistry(ctx, context.workspaceId);
-	const found: Tool | undefined = registry.get(tool.name);
-	if (found === undefined) throw refused(`The tool “${tool.name}” no longer exists.`);
+	const found =
+		tool.ref.type === 'workflow' ? null : await toolFor(ctx, context.workspaceId, tool.ref);
+	if (found === null) throw refused(`The tool “${tool.name}” no longer exists.`);
 	const prepared =
 		tool.ref.type === 'builtin' ? await withCredentials(ctx, context, tool.ref, input) : input;
 	try {

@@ -1,6 +1,4 @@
-import { sql } from 'drizzle-orm';
 import type { JSONSchema7 } from 'ai';
-import type { ProviderKind, ScriptedReply } from '../../schemas/agents.ts';
 import type { AgentDeps } from '../agents/agent-kinds.ts';
 import { callModelTurn, ModelCallError } from '../agents/model-call.ts';
 import {
@@ -9,7 +7,8 @@ import {
 	type ProviderConfig
 } from '../agents/providers.ts';
 import type { Db } from '../db/index.ts';
-import { rows } from '../db/migrate.ts';
+import * as providers from '../db/model-providers.ts';
+import type { ModelProvider } from '../db/schema/index.ts';
 import { StepFailure } from '../engine/kinds/types.ts';
 import type { FetchFunction } from '../outbound/guarded-fetch.ts';
 import type { CredentialLookup } from '../tools/tooling.ts';
@@ -26,17 +25,6 @@ export interface ModelTurnsContext {
 	fetch: FetchFunction;
 }
 
-interface ProviderRow {
-	id: string;
-	kind: ProviderKind;
-	base_url: string | null;
-	credential_id: string | null;
-	default_model: string;
-	concurrency: number;
-	timeout_ms: number;
-	script: ScriptedReply[] | null;
-}
-
 const unavailable = (code: string, message: string) =>
 	new StepFailure(code, message, { retryable: false });
 
@@ -46,15 +34,11 @@ export async function providerAccess(
 	workspaceId: string,
 	providerId: string,
 	model: string | null
-): Promise<{ row: ProviderRow; config: ProviderConfig; access: ProviderAccess }> {
-	const result = await ctx.db.execute(sql`
-		select id, kind, base_url, credential_id, default_model, concurrency, timeout_ms, script
-		from model_providers where id = ${providerId} and workspace_id = ${workspaceId}
-	`);
-	const row = rows<ProviderRow>(result)[0];
-	if (!row)
+): Promise<{ row: ModelProvider; config: ProviderConfig; access: ProviderAccess }> {
+	const row = await providers.get(ctx.db, workspaceId, providerId);
+	if (row === null)
 		throw unavailable('provider_not_found', 'The model provider does not exist in this workspace.');
-	const modelName = model ?? row.default_model;
+	const modelName = model ?? row.defaultModel;
 	if (row.kind === 'scripted') {
 		return {
 			row,
@@ -63,9 +47,9 @@ export async function providerAccess(
 		};
 	}
 	let apiKey: string | null = null;
-	let baseUrl = row.base_url;
-	if (row.credential_id !== null) {
-		const credential = await ctx.lookupCredential(workspaceId, row.credential_id);
+	let baseUrl = row.baseUrl;
+	if (row.credentialId !== null) {
+		const credential = await ctx.lookupCredential(workspaceId, row.credentialId);
 		if (credential === null)
 			throw unavailable('credential_missing', "The model provider's credential is gone.");
 		if (credential.kind !== 'openai' && credential.kind !== 'anthropic')
@@ -107,7 +91,7 @@ export function createTurnCaller(ctx: ModelTurnsContext): AgentDeps['callTurn'] 
 				signal: request.signal,
 				onTextDelta: request.onTextDelta,
 				limits: {
-					timeoutMs: row.timeout_ms,
+					timeoutMs: row.timeoutMs,
 					concurrency: row.concurrency,
 					concurrencyKey: row.id
 				}

@@ -15,6 +15,7 @@ import {
 	inputValidator,
 	type CustomToolDefinition,
 	type JsonSchema,
+	type Tool,
 	type ToolRegistry
 } from '../tools/registry.ts';
 import { recordAudit } from './audit.ts';
@@ -299,6 +300,42 @@ export async function testTool(
 }
 
 /**
+ * A workspace's tool as agents run it, or null (logged) when a built-in now has its name or its
+ * stored schema no longer converts: such a tool is left out rather than failing every agent step.
+ */
+function usableCustomTool(ctx: ToolsContext, row: CustomTool): Tool | null {
+	const { registry, sandbox } = ctx.tools;
+	const name = row.name.toLowerCase();
+	if (registry.list().some((tool) => tool.name.toLowerCase() === name)) {
+		ctx.logger.warn(
+			{ workspaceId: row.workspaceId, tool: row.name },
+			'custom tool shadowed by a built-in'
+		);
+		return null;
+	}
+	try {
+		return customTool(definitionOf(row), sandbox);
+	} catch (error) {
+		if (!(error instanceof ToolError)) throw error;
+		ctx.logger.warn(
+			{ workspaceId: row.workspaceId, tool: row.name, err: error },
+			'custom tool left out'
+		);
+		return null;
+	}
+}
+
+/** For agents, host side: one of the workspace's own tools by id (see usableCustomTool). */
+export async function workspaceCustomTool(
+	ctx: ToolsContext,
+	workspaceId: string,
+	toolId: string
+): Promise<Tool | null> {
+	const row = isUuid(toolId) ? await customTools.get(ctx.db, workspaceId, toolId) : null;
+	return row === null ? null : usableCustomTool(ctx, row);
+}
+
+/**
  * For agents, host side: the built-in tools plus the workspace's own, each running in the sandbox.
  * Built-ins win a name both have (one added after a workspace took the name), and a tool whose stored
  * schema no longer converts is left out; both are logged rather than failing every agent step.
@@ -307,21 +344,7 @@ export async function workspaceToolRegistry(
 	ctx: ToolsContext,
 	workspaceId: string
 ): Promise<ToolRegistry> {
-	const { registry, sandbox } = ctx.tools;
 	const rows = isUuid(workspaceId) ? await customTools.list(ctx.db, workspaceId) : [];
-	const taken = new Set(registry.list().map((tool) => tool.name.toLowerCase()));
-	const tools = rows.flatMap((row) => {
-		if (taken.has(row.name.toLowerCase())) {
-			ctx.logger.warn({ workspaceId, tool: row.name }, 'custom tool shadowed by a built-in');
-			return [];
-		}
-		try {
-			return [customTool(definitionOf(row), sandbox)];
-		} catch (error) {
-			if (!(error instanceof ToolError)) throw error;
-			ctx.logger.warn({ workspaceId, tool: row.name, err: error }, 'custom tool left out');
-			return [];
-		}
-	});
-	return registry.with(tools);
+	const tools = rows.flatMap((row) => usableCustomTool(ctx, row) ?? []);
+	return ctx.tools.registry.with(tools);
 }
