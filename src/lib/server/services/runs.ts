@@ -13,7 +13,7 @@ import { startRunBatched } from '../engine/run-intake.ts';
 import { type RunEventMessage, runChannel } from '../channels.ts';
 import type { EventBus, Unsubscribe } from '../bus/bus.ts';
 import { publishEvents } from '../bus/run-events.ts';
-import { isFinishedRun, type RunStatus } from '../../schemas/run-status.ts';
+import { finishedRunStatuses, isFinishedRun, type RunStatus } from '../../schemas/run-status.ts';
 import type { Run } from '../db/schema/index.ts';
 import { audited, auditEntry } from './audit.ts';
 import { getRunnableVersion, runnableVersion, type RunnableVersion } from './runnable-versions.ts';
@@ -395,7 +395,8 @@ export async function decideApproval(
 	return runs.getApproval(ctx.db, workspaceId, approval.id);
 }
 
-const terminalEvents = new Set(['run.succeeded', 'run.failed', 'run.cancelled']);
+/** The events that end a run: `run.<status>` of each finished status. */
+const terminalEvents = new Set(finishedRunStatuses.map((status) => `run.${status}`));
 
 /** Listens on a run's channel for the events that end it, from before or after it exists. */
 export class RunEndWatch {
