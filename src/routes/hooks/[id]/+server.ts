@@ -1,7 +1,7 @@
 import { json } from '@sveltejs/kit';
 import { requestMeta } from '$lib/server/http/forms';
 import { problem, problemFromError } from '$lib/server/http/problem';
-import { BodyTooLargeError, readBody } from '$lib/server/http/read-body';
+import { BodyTooLargeError, drainRefusedBody, readBody } from '$lib/server/http/read-body';
 import { WebhookRequestError } from '$lib/server/services/webhook-body';
 import { admitWebhook, receiveWebhook, type WebhookHeaders } from '$lib/server/services/webhooks';
 import type { RequestHandler } from './$types';
@@ -33,7 +33,9 @@ export const POST: RequestHandler = async (event) => {
 		const { id: runId, status, output, error } = run;
 		return json({ runId, status, output, error }, { headers });
 	} catch (error) {
-		// After a refused body the connection is not reused: the rest of the body is never read.
+		// After a refused body the connection is not reused: what is left of the body is read only
+		// as far as drainRefusedBody goes.
+		if (error instanceof BodyTooLargeError) await drainRefusedBody(event.request);
 		if (error instanceof BodyTooLargeError || error instanceof WebhookRequestError)
 			return problem(error.status, error.type, error.message, {}, { connection: 'close' });
 		return problemFromError(error);
