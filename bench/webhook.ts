@@ -6,6 +6,7 @@
 // answer counts as one). The embedded database (PGlite) is measured and reported without a target.
 // Run: node --experimental-strip-types --no-warnings=ExperimentalWarning bench/webhook.ts
 // BENCH_DATABASES=postgres,pglite (default both), BENCH_SECONDS=10 per measurement,
+// BENCH_MODES=accepted,result and BENCH_CONNECTIONS=10,100 (the defaults) pick the measurements,
 // BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres (a scratch database is made there and
 // dropped), BENCH_CPU_PROF=<dir> starts the server with --cpu-prof into that folder.
 // Part of `npm run bench`; alone, it writes bench/results/webhook.json (bench/report.ts).
@@ -28,7 +29,8 @@ const databases = (process.env.BENCH_DATABASES ?? 'postgres,pglite')
 	.split(',')
 	.map((name) => name.trim()) as Database[];
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
-const connectionCounts = [10, 100];
+const connectionCounts = (process.env.BENCH_CONNECTIONS ?? '10,100').split(',').map(Number);
+const modes = (process.env.BENCH_MODES ?? 'accepted,result').split(',') as Mode[];
 const adminUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const targets: Record<Database, Record<Mode, number | null>> = {
 	postgres: { accepted: 1_000, result: 500 },
@@ -216,7 +218,7 @@ for (const database of databases) {
 		await load(server.base + hooks.result.path, 10, hookCall('result'), 2);
 		for (const connections of connectionCounts) {
 			const baseline = await load(`${server.base}/api/v1/me`, connections, me);
-			for (const mode of ['accepted', 'result'] as const) {
+			for (const mode of modes) {
 				const measured = await load(server.base + hooks[mode].path, connections, hookCall(mode));
 				await drained();
 				const target = targets[database][mode];

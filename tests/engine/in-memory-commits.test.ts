@@ -99,14 +99,23 @@ describe('commits decided in memory', () => {
 		expect(inMemory?.steps.no?.[0]).toBe('skipped');
 		// The in-memory path did the work; the transactional one did all of it.
 		expect(inMemory?.commits.inMemory).toBeGreaterThanOrEqual(5);
-		expect(transactional?.commits).toEqual({ inMemory: 0, transactional: 8 });
+		// Every node step but the input one, which the run was created with.
+		expect(transactional?.commits).toEqual({ inMemory: 0, transactional: 7 });
 	});
 
 	it('change nothing when the run moved on since the snapshot (a lease taken over)', async () => {
 		const workflowId = await engine.publish({
-			nodes: [node('start', 'input'), node('next', 'transform', { expression: '1' })],
-			edges: [{ from: 'start', to: 'next' }]
+			nodes: [
+				node('start', 'input'),
+				node('first', 'transform', { expression: '1' }),
+				node('next', 'transform', { expression: '2' })
+			],
+			edges: [
+				{ from: 'start', to: 'first' },
+				{ from: 'first', to: 'next' }
+			]
 		});
+		// No worker runs: the run is created with its input step done and `first` ready.
 		const run = await engine.start(workflowId, {});
 		const db = testDb.database.db;
 		const [zombie] = await claimDueSteps(db, { workerId: 'zombie', limit: 1, leaseMs: 1_000 });
@@ -116,8 +125,9 @@ describe('commits decided in memory', () => {
 		// The claim saw the run consistently: its snapshot is the run as of its sequence number.
 		expect(zombie?.snapshot?.seq).toBe(Number(seq));
 		expect(zombie?.snapshot?.steps.map((step) => [step.node_id, step.status]).sort()).toEqual([
+			['first', 'running'],
 			['next', 'pending'],
-			['start', 'running']
+			['start', 'succeeded']
 		]);
 
 		await db.execute(
@@ -142,9 +152,9 @@ describe('commits decided in memory', () => {
 		);
 		expect(stale).not.toBeNull();
 		expect(await writeCommits(db, [stale!], claim)).toEqual(new Map());
-		const { start } = await engine.steps(run.id);
-		expect(start?.status).toBe('running');
-		expect(start?.output).toBeNull();
+		const { first } = await engine.steps(run.id);
+		expect(first?.status).toBe('running');
+		expect(first?.output).toBeNull();
 
 		// The successor's snapshot is current: its commit applies and claims `next` for it.
 		const fresh = await planCommit(
@@ -162,7 +172,7 @@ describe('commits decided in memory', () => {
 		]);
 		expect(fresh?.claimed.map((step) => step.nodeId)).toEqual(['next']);
 		const steps = await engine.steps(run.id);
-		expect(steps.start?.output).toBe('from the successor');
+		expect(steps.first?.output).toBe('from the successor');
 		expect(steps.next?.status).toBe('running');
 		expect(steps.next?.leasedBy).toBe('successor');
 	});

@@ -3,7 +3,12 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rows } from '../../src/lib/server/db/migrate.ts';
 import * as runsDb from '../../src/lib/server/db/runs.ts';
-import { startRunBatched } from '../../src/lib/server/engine/run-intake.ts';
+import {
+	offerRunsTo,
+	startRunBatched,
+	type IntakeWorker
+} from '../../src/lib/server/engine/run-intake.ts';
+import type { ClaimedStep, RunSnapshot } from '../../src/lib/server/db/run-queue.ts';
 import { buildGraph } from '../../src/lib/server/engine/definition.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { createEngineHarness, type EngineHarness } from '../helpers/engine.ts';
@@ -49,7 +54,8 @@ describe('runs started together', () => {
 		const ids = started.map((run) => run.id);
 		expect(new Set(ids).size).toBe(40);
 		for (const [n, run] of started.entries()) {
-			expect(run).toMatchObject({ status: 'queued', input: { n }, trigger: 'manual', eventSeq: 1 });
+			// No worker runs here: each is created with its input step done and the next one ready.
+			expect(run).toMatchObject({ status: 'queued', input: { n }, trigger: 'manual', eventSeq: 2 });
 		}
 		// The row the statement returned is the run as a later read gives it.
 		const [first] = started;
@@ -69,7 +75,11 @@ describe('runs started together', () => {
 			actor_user_id: engine.owner.principal.user.id,
 			details: { workflowId, version: expect.any(Number), trigger: 'manual' }
 		});
-		expect(await engine.eventTypes(ids[0] as string)).toEqual(['run.queued']);
+		expect(await engine.eventTypes(ids[0] as string)).toEqual(['run.queued', 'step.succeeded']);
+		const created = await engine.steps(ids[0] as string);
+		expect(created.start).toMatchObject({ status: 'succeeded', output: { n: 0 }, attempt: 1 });
+		expect(created.double?.status).toBe('ready');
+		expect(created.done?.status).toBe('pending');
 		await engine.startWorker();
 		for (const [n, run] of started.entries()) {
 			expect((await engine.waitFor(run.id)).output).toEqual(n * 2);
@@ -131,5 +141,157 @@ describe('runs started together', () => {
 			sql`select count(*)::int as count from audit_log where target_id in ${textList(made)}`
 		);
 		expect(audited[0]?.count).toBe(2);
+	});
+});
+
+describe('a run created where a worker has free slots', () => {
+	beforeAll(() => engine.stopWorkers());
+
+	/** Stands in for a worker: grants `slots`, records what it is handed. */
+	function recordingWorker(slots: number) {
+		const adopted: { snapshot: RunSnapshot; steps: ClaimedStep[] }[] = [];
+		let free = slots;
+		let released = 0;
+		const worker: IntakeWorker = {
+			id: `intake-${randomUUID()}`,
+			leaseMs: 30_000,
+			reserve(wanted) {
+				const granted = Math.min(wanted, free);
+				free -= granted;
+				return granted;
+			},
+			adopt(snapshot, steps) {
+				adopted.push({ snapshot, steps });
+			},
+			release(count) {
+				released += count;
+				free += count;
+			}
+		};
+		return { worker, adopted, released: () => released };
+	}
+
+	it('is created with its first step claimed by that worker, up to its free slots', async () => {
+		const { worker, adopted, released } = recordingWorker(2);
+		const withdraw = offerRunsTo(testDb.database.db, worker);
+		let started;
+		try {
+			started = await Promise.all([1, 2, 3].map((n) => engine.start(workflowId, { n })));
+		} finally {
+			withdraw();
+		}
+		const handed = started.filter((run) => run.status === 'running');
+		const left = started.filter((run) => run.status === 'queued');
+		expect(handed).toHaveLength(2);
+		expect(left).toHaveLength(1);
+		expect(released()).toBe(0);
+		expect(adopted.map(({ snapshot }) => snapshot.run.id).sort()).toEqual(
+			handed.map((run) => run.id).sort()
+		);
+		for (const run of handed) {
+			expect(run.eventSeq).toBe(3);
+			expect(await engine.eventTypes(run.id)).toEqual([
+				'run.queued',
+				'step.succeeded',
+				'step.started'
+			]);
+			const steps = await engine.steps(run.id);
+			expect(steps.start).toMatchObject({ status: 'succeeded', output: run.input });
+			expect(steps.double).toMatchObject({
+				status: 'running',
+				leasedBy: worker.id,
+				attempt: 1,
+				leaseEpoch: 1
+			});
+			// What the worker is handed is what the database holds.
+			const { snapshot, steps: claimed } = adopted.find(
+				(handoff) => handoff.snapshot.run.id === run.id
+			)!;
+			expect(snapshot.seq).toBe(3);
+			expect(claimed).toHaveLength(1);
+			expect(claimed[0]).toMatchObject({
+				id: steps.double?.id,
+				nodeId: 'double',
+				attempt: 1,
+				leaseEpoch: 1,
+				claimedFrom: 'ready',
+				finished: [{ nodeId: 'start', output: run.input, branch: null }]
+			});
+			const due = await query<{ leased: boolean }>(
+				sql`select due_at > clock_timestamp() + interval '20 seconds' as leased
+					from run_steps where id = ${steps.double?.id}`
+			);
+			expect(due[0]?.leased).toBe(true);
+		}
+		const [queued] = left;
+		expect((await engine.steps(queued!.id)).double?.status).toBe('ready');
+		// The handed steps are the worker's to run; no other worker may take them while leased.
+		const others = await query<{ id: string }>(
+			sql`select id from run_steps where status = 'ready' and run_id::text in ${textList(
+				started.map((run) => run.id)
+			)}`
+		);
+		expect(others).toHaveLength(1);
+		// A real worker finishes the queued run and, once the leases run out, the handed ones too.
+		await testDb.database.db.execute(
+			sql`update run_steps set due_at = clock_timestamp() where leased_by = ${worker.id}`
+		);
+		await engine.startWorker();
+		for (const run of started) {
+			expect((await engine.waitFor(run.id)).output).toEqual((run.input as { n: number }).n * 2);
+		}
+		await engine.stopWorkers();
+	});
+
+	it('gives back the slots when the statement fails and the runs are created one by one', async () => {
+		const { worker, adopted, released } = recordingWorker(4);
+		const withdraw = offerRunsTo(testDb.database.db, worker);
+		try {
+			const version = await query<{ id: string }>(
+				sql`select id from workflow_versions where workflow_id = ${workflowId} and number = 1`
+			);
+			const run = (n: number, versionId = version[0]?.id ?? '') => ({
+				workspaceId: engine.workspaceId,
+				workflowId,
+				versionId,
+				definition: buildGraph(definition).definition,
+				input: { n },
+				trigger: 'api' as const,
+				createdBy: null
+			});
+			const entry = { action: 'run.start', workspaceId: engine.workspaceId };
+			const outcomes = await Promise.allSettled([
+				startRunBatched(testDb.database.db, run(1), entry),
+				startRunBatched(testDb.database.db, run(2, randomUUID()), entry)
+			]);
+			expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected']);
+			expect(adopted).toEqual([]);
+			expect(released()).toBe(2);
+		} finally {
+			withdraw();
+		}
+	});
+
+	it('runs to the end on a real worker, which is handed the runs it has room for', async () => {
+		const real = await engine.startWorker({ concurrency: 2 });
+		try {
+			const started = await Promise.all(
+				[1, 2, 3, 4, 5].map((n) => engine.start(workflowId, { n }))
+			);
+			expect(started.some((run) => run.status === 'running')).toBe(true);
+			for (const run of started) {
+				const finished = await engine.waitFor(run.id);
+				expect(finished.output).toEqual((run.input as { n: number }).n * 2);
+				const events = await engine.eventTypes(run.id);
+				expect(events.slice(0, 3)).toEqual(['run.queued', 'step.succeeded', 'step.started']);
+				expect(events.at(-1)).toBe('run.succeeded');
+			}
+			expect(real.commits.inMemory).toBeGreaterThanOrEqual(10);
+		} finally {
+			await engine.stopWorkers();
+		}
+		// A stopped worker is offered nothing: the next run waits, queued, for the next worker.
+		const after = await engine.start(workflowId, { n: 9 });
+		expect(after.status).toBe('queued');
 	});
 });

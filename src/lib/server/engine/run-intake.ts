@@ -3,19 +3,221 @@ import { sql } from 'drizzle-orm';
 import * as audit from '../db/audit.ts';
 import type { Db } from '../db/index.ts';
 import { rows } from '../db/migrate.ts';
-import { stepsChannel } from '../db/run-queue.ts';
+import {
+	finishedSteps,
+	stepsChannel,
+	type ClaimedStep,
+	type RunSnapshot,
+	type SnapshotStep
+} from '../db/run-queue.ts';
 import * as runs from '../db/runs.ts';
 import type { NewAuditEntry, Run } from '../db/schema/index.ts';
 import type { RunEventMessage } from '../channels.ts';
-import { EventLog, createRunRows, initialSteps, type NewRun } from './transitions.ts';
+import { buildGraph, type WorkflowGraph } from './definition.ts';
+import {
+	EventLog,
+	claimedOnCommit,
+	createRunRows,
+	decideSuccessors,
+	initialSteps,
+	settleDecision,
+	startedEvent,
+	type NewRun,
+	type PendingEvent,
+	type StepRow
+} from './transitions.ts';
 
 // Run creation group-committed, as fast-commit.ts does for step commits: the runs started within one
 // turn of the event loop (webhook calls at a high rate) are written by one autocommitted statement —
-// runs, steps, their run.queued events and audit entries — instead of a transaction each. A run is
-// committed before its caller hears of it, and the caller gets the run's row from the statement
-// itself, without reading it again. When the statement fails, each run of the batch is created again
-// on its own, in a transaction, so one bad run fails alone (with its own error) and the others are
-// still created.
+// runs, steps, their events and audit entries — instead of a transaction each. A run is committed
+// before its caller hears of it, and the caller gets the run's row from the statement itself,
+// without reading it again. When the statement fails, each run of the batch is created again on its
+// own, in a transaction, so one bad run fails alone (with its own error) and the others are still
+// created.
+//
+// The input node does nothing but pass the run input on, so a run is created with its input step
+// already succeeded and the steps after it ready, saving a claim and a commit per run. When this
+// process has a worker with free slots, those steps are created claimed by it and handed to it
+// directly (as a commit hands a worker the successors it claims), saving the wake-up and the claim:
+// a run's first real step starts as soon as the run exists. A run whose start is not that simple
+// (its input node is its last, or a successor would be skipped) is created with its input step
+// ready, as before, and a worker takes it from there.
+
+/**
+ * A worker of this process that takes the first steps of runs created here. `reserve` holds up to
+ * `wanted` of its slots and says how many it got; `adopt` hands it steps claimed for it (using
+ * slots reserved before); `release` gives back reserved slots that went unused.
+ */
+export interface IntakeWorker {
+	readonly id: string;
+	readonly leaseMs: number;
+	reserve(wanted: number): number;
+	adopt(snapshot: RunSnapshot, steps: ClaimedStep[]): void;
+	release(slots: number): void;
+}
+
+const intakeWorkers = new WeakMap<Db, Set<IntakeWorker>>();
+
+/** Offers `worker` the first steps of runs created on `db` in this process; returns the withdrawal. */
+export function offerRunsTo(db: Db, worker: IntakeWorker): () => void {
+	let workers = intakeWorkers.get(db);
+	if (workers === undefined) intakeWorkers.set(db, (workers = new Set()));
+	workers.add(worker);
+	return () => {
+		workers.delete(worker);
+	};
+}
+
+// Definitions come from the runnable-version cache, one object per version: their graphs are
+// built once.
+const graphs = new WeakMap<NewRun['definition'], WorkflowGraph>();
+
+function graphOf(definition: NewRun['definition']): WorkflowGraph {
+	let graph = graphs.get(definition);
+	if (graph === undefined) graphs.set(definition, (graph = buildGraph(definition)));
+	return graph;
+}
+
+/** A new run's rows and events as the intake statement writes them. */
+interface StartPlan {
+	status: 'queued' | 'running';
+	/** The lease of the steps created claimed. */
+	leaseMs: number;
+	steps: (ReturnType<typeof initialSteps>[number] & {
+		id: string;
+		attempt: number;
+		leaseEpoch: number;
+		leasedBy: string | null;
+	})[];
+	events: (PendingEvent & { seq: number })[];
+	/** Steps created claimed by the intake worker, with the run as they leave it. */
+	claimed: { snapshot: RunSnapshot; steps: ClaimedStep[] } | null;
+	/** Ready steps are left for any worker. */
+	wake: boolean;
+}
+
+/** A node step claimed as the run is created: its first attempt, under the first lease. */
+function claimedRow(step: { id: string; nodeId: string; kind: string }) {
+	return {
+		id: step.id,
+		node_id: step.nodeId,
+		kind: step.kind,
+		attempt: 1,
+		iteration: -1,
+		path: '',
+		lease_epoch: 1
+	};
+}
+
+/**
+ * How a fresh run starts: its input step succeeded and its successors ready, up to `claimLimit` of
+ * them claimed by `worker`; or, when that is not simple, its input step ready.
+ */
+function planStart(
+	id: string,
+	run: NewRun,
+	worker: IntakeWorker | null,
+	claimLimit: number
+): StartPlan {
+	const graph = graphOf(run.definition);
+	const steps = initialSteps(run).map((step) => ({
+		...step,
+		id: randomUUID(),
+		attempt: 0,
+		leaseEpoch: 0,
+		leasedBy: null as string | null
+	}));
+	const queued = { seq: 1, type: 'run.queued', data: { trigger: run.trigger } };
+	const leaseMs = worker?.leaseMs ?? 0;
+	const plain: StartPlan = {
+		status: 'queued',
+		leaseMs,
+		steps,
+		events: [queued],
+		claimed: null,
+		wake: true
+	};
+	const input = steps.find((step) => step.nodeId === graph.inputNodeId);
+	if (input === undefined) return plain;
+	const rows = new Map<string, StepRow>(
+		steps.map((step) => [
+			step.nodeId,
+			{
+				id: step.id,
+				node_id: step.nodeId,
+				iteration: -1,
+				path: '',
+				status: 'pending',
+				branch: null
+			}
+		])
+	);
+	const inputRow = rows.get(input.nodeId) as StepRow;
+	inputRow.status = 'succeeded';
+	const decisions = decideSuccessors(graph, input.nodeId, rows, worker === null ? 0 : claimLimit);
+	if (decisions.skipped.length > 0 || settleDecision([...rows.values()]) === 'finished')
+		return plain;
+	const byId = new Map<string, StartPlan['steps'][number]>(steps.map((step) => [step.id, step]));
+	input.status = 'succeeded';
+	input.output = input.input;
+	input.attempt = 1;
+	const events: StartPlan['events'] = [
+		queued,
+		{
+			seq: 2,
+			type: 'step.succeeded',
+			stepId: input.id,
+			nodeId: input.nodeId,
+			data: { branch: null }
+		}
+	];
+	const claimedRows: StartPlan['steps'] = [];
+	for (const change of decisions.changes) {
+		const step = byId.get(change.id) as StartPlan['steps'][number];
+		step.status = change.status;
+		if (change.status !== 'running') continue;
+		step.attempt = 1;
+		step.leaseEpoch = 1;
+		step.leasedBy = worker?.id ?? null;
+		claimedRows.push(step);
+		events.push({ ...startedEvent(claimedRow(step)), seq: events.length + 1 });
+	}
+	if (claimedRows.length === 0)
+		return { status: 'queued', leaseMs, steps, events, claimed: null, wake: true };
+	const snapshotSteps: SnapshotStep[] = steps.map((step) => ({
+		id: step.id,
+		node_id: step.nodeId,
+		iteration: -1,
+		path: '',
+		status: step.status,
+		branch: null,
+		attempt: step.attempt,
+		lease_epoch: step.leaseEpoch,
+		...(step.status === 'succeeded' ? { output: step.output } : {})
+	}));
+	const snapshotRun: RunSnapshot['run'] = {
+		id,
+		workspace_id: run.workspaceId,
+		workflow_id: run.workflowId,
+		version_id: run.versionId,
+		status: 'running',
+		input: run.input ?? null,
+		parent_step_id: null,
+		parent_run_id: null
+	};
+	const finished = finishedSteps(snapshotSteps);
+	return {
+		status: 'running',
+		leaseMs,
+		steps,
+		events,
+		claimed: {
+			snapshot: { run: snapshotRun, seq: events.length, steps: snapshotSteps },
+			steps: claimedRows.map((step) => claimedOnCommit(snapshotRun, claimedRow(step), finished))
+		},
+		wake: decisions.wake
+	};
+}
 
 /** Most runs one statement creates; more wait for the next. */
 export const intakeBatchSize = 100;
@@ -68,17 +270,50 @@ async function writeBatches(db: Db, queue: Pending[]): Promise<void> {
 	await Promise.all(batches.map((batch) => writeBatch(db, batch)));
 }
 
+/** Slots of one of this process's workers for a run's first steps: none when all are full. */
+function reserveFor(db: Db, wanted: number): { worker: IntakeWorker; granted: number } | null {
+	if (wanted === 0) return null;
+	for (const worker of intakeWorkers.get(db) ?? []) {
+		const granted = worker.reserve(wanted);
+		if (granted > 0) return { worker, granted };
+	}
+	return null;
+}
+
 async function writeBatch(db: Db, batch: Pending[]): Promise<void> {
+	// Slots are held before the statement, so the worker cannot fill them meanwhile.
+	const plans = batch.map((pending) => {
+		const graph = graphOf(pending.run.definition);
+		const reserved = reserveFor(db, graph.outgoing.get(graph.inputNodeId)?.length ?? 0);
+		const plan = planStart(
+			pending.id,
+			pending.run,
+			reserved?.worker ?? null,
+			reserved?.granted ?? 0
+		);
+		const claimed = plan.claimed?.steps.length ?? 0;
+		if (reserved !== null && reserved.granted > claimed)
+			reserved.worker.release(reserved.granted - claimed);
+		return { plan, worker: reserved?.worker ?? null };
+	});
 	// A batch of one takes the same single statement: one round trip instead of a transaction's five.
 	let written: StartedRun[];
 	try {
-		written = await insertRuns(db, batch);
+		written = await insertRuns(
+			db,
+			batch,
+			plans.map(({ plan }) => plan)
+		);
 	} catch {
+		for (const { plan, worker } of plans) worker?.release(plan.claimed?.steps.length ?? 0);
 		// One run the database refuses must not take the others with it: each is tried alone.
 		await Promise.all(
 			batch.map((pending) => createAlone(db, pending).then(pending.resolve, pending.reject))
 		);
 		return;
+	}
+	for (const { plan, worker } of plans) {
+		if (plan.claimed !== null) worker?.adopt(plan.claimed.snapshot, plan.claimed.steps);
 	}
 	batch.forEach((pending, index) => pending.resolve(written[index] as (typeof written)[number]));
 }
@@ -96,51 +331,74 @@ async function createAlone(db: Db, { run, entry }: Pending) {
 	});
 }
 
-async function insertRuns(db: Db, batch: Pending[]) {
-	const planned = batch.map(({ id, run, entry }) => ({
-		id,
-		workspaceId: run.workspaceId,
-		workflowId: run.workflowId,
-		versionId: run.versionId,
-		input: run.input ?? null,
-		trigger: run.trigger,
-		triggerId: run.triggerId ?? null,
-		createdBy: run.createdBy,
-		timeoutSecs: run.definition.timeoutMs === undefined ? null : run.definition.timeoutMs / 1000,
-		steps: initialSteps(run),
-		audit: {
-			action: entry.action,
-			actorUserId: entry.actorUserId ?? null,
-			ip: entry.ip ?? null,
-			userAgent: entry.userAgent ?? null,
-			details: entry.details ?? {}
-		}
-	}));
-	// Runs are inserted with ids made here, so each caller's run is known without matching rows up.
+async function insertRuns(db: Db, batch: Pending[], plans: StartPlan[]) {
+	const planned = batch.map(({ id, run, entry }, index) => {
+		const plan = plans[index] as StartPlan;
+		return {
+			id,
+			workspaceId: run.workspaceId,
+			workflowId: run.workflowId,
+			versionId: run.versionId,
+			input: run.input ?? null,
+			trigger: run.trigger,
+			triggerId: run.triggerId ?? null,
+			createdBy: run.createdBy,
+			timeoutSecs: run.definition.timeoutMs === undefined ? null : run.definition.timeoutMs / 1000,
+			status: plan.status,
+			leaseSecs: plan.leaseMs / 1000,
+			steps: plan.steps,
+			events: plan.events.map((event) => ({
+				seq: event.seq,
+				type: event.type,
+				stepId: event.stepId ?? null,
+				nodeId: event.nodeId ?? null,
+				data: event.data ?? {}
+			})),
+			audit: {
+				action: entry.action,
+				actorUserId: entry.actorUserId ?? null,
+				ip: entry.ip ?? null,
+				userAgent: entry.userAgent ?? null,
+				details: entry.details ?? {}
+			}
+		};
+	});
+	const wake = plans.some((plan) => plan.wake);
+	// Runs and steps are inserted with ids made here, so each caller's run is known without matching
+	// rows up, and steps handed to a worker are known before they exist.
 	const result = await db.execute(sql`
 		with r as (
 			select * from jsonb_to_recordset(${JSON.stringify(planned)}::jsonb) as r(
 				id uuid, "workspaceId" uuid, "workflowId" uuid, "versionId" uuid, input jsonb, trigger text,
-				"triggerId" uuid, "createdBy" uuid, "timeoutSecs" float8, steps jsonb, audit jsonb)
+				"triggerId" uuid, "createdBy" uuid, "timeoutSecs" float8, status text, "leaseSecs" float8, steps jsonb,
+				events jsonb, audit jsonb)
 		),
 		made as (
 			insert into runs (id, workspace_id, workflow_id, version_id, input, trigger, trigger_id,
-				created_by, deadline_at, event_seq)
+				created_by, status, started_at, deadline_at, event_seq)
 			select r.id, r."workspaceId", r."workflowId", r."versionId", r.input, r.trigger,
-				r."triggerId", r."createdBy",
+				r."triggerId", r."createdBy", r.status::run_status,
+				case when r.status = 'running' then clock_timestamp() end,
 				case when r."timeoutSecs" is not null
 					then clock_timestamp() + make_interval(secs => r."timeoutSecs") end,
-				1
+				jsonb_array_length(r.events)
 			from r
 			returning *
 		),
 		steps as (
-			insert into run_steps (run_id, workspace_id, node_id, kind, status, input, output, branch,
-				reused, due_at, finished_at)
-			select r.id, r."workspaceId", s."nodeId", s.kind, s.status::step_status, s.input, s.output,
-				s.branch, s.reused, case when s.status = 'ready' then clock_timestamp() end, null
-			from r, jsonb_to_recordset(r.steps)
-				as s("nodeId" text, kind text, status text, input jsonb, output jsonb, branch text, reused boolean)
+			insert into run_steps (id, run_id, workspace_id, node_id, kind, status, input, output, branch,
+				reused, attempt, lease_epoch, leased_by, due_at, started_at, finished_at)
+			select s.id, r.id, r."workspaceId", s."nodeId", s.kind, s.status::step_status, s.input,
+				s.output, s.branch, s.reused, s.attempt, s."leaseEpoch", s."leasedBy",
+				case s.status
+					when 'ready' then clock_timestamp()
+					when 'running' then clock_timestamp() + make_interval(secs => r."leaseSecs")
+				end,
+				case when s.status in ('running', 'succeeded') then clock_timestamp() end,
+				case when s.status = 'succeeded' then clock_timestamp() end
+			from r, jsonb_to_recordset(r.steps) as s(id uuid, "nodeId" text, kind text, status text,
+				input jsonb, output jsonb, branch text, reused boolean, attempt int, "leaseEpoch" int,
+				"leasedBy" text)
 			where r.id in (select id from made)
 		),
 		audited as (
@@ -151,16 +409,17 @@ async function insertRuns(db: Db, batch: Pending[]) {
 			from r
 			where r.id in (select id from made)
 		),
-		queued as (
+		logged as (
 			insert into run_events (run_id, seq, workspace_id, type, step_id, node_id, data, at)
-			select r.id, 1, r."workspaceId", 'run.queued', null, null,
-				jsonb_build_object('trigger', r.trigger), clock_timestamp()
-			from r
+			select r.id, e.seq, r."workspaceId", e.type, e."stepId", e."nodeId", e.data, clock_timestamp()
+			from r, jsonb_to_recordset(r.events)
+				as e(seq int, type text, "stepId" uuid, "nodeId" text, data jsonb)
 			where r.id in (select id from made)
-			returning run_id, at
+			returning run_id, seq, at
 		)
-		select made.*, queued.at as queued_at, pg_notify(${stepsChannel}, '') as notified
-		from made join queued on queued.run_id = made.id
+		select made.*, logged.at as queued_at,
+			case when ${wake} then pg_notify(${stepsChannel}, '') end as notified
+		from made join logged on logged.run_id = made.id and logged.seq = 1
 	`);
 	const made = new Map(
 		rows<Record<string, unknown> & { id: string; queued_at: Date | string }>(result).map((row) => [
@@ -168,19 +427,20 @@ async function insertRuns(db: Db, batch: Pending[]) {
 			row
 		])
 	);
-	return planned.map((run): StartedRun => {
+	return planned.map((run, index): StartedRun => {
 		const row = made.get(run.id);
 		if (row === undefined) throw new Error(`run ${run.id} was not created`);
-		const event: RunEventMessage = {
+		const at = new Date(row.queued_at).toISOString();
+		const events = (plans[index] as StartPlan).events.map((event): RunEventMessage => ({
 			runId: run.id,
 			workspaceId: run.workspaceId,
-			seq: 1,
-			type: 'run.queued',
-			stepId: null,
-			nodeId: null,
-			data: { trigger: run.trigger },
-			at: new Date(row.queued_at).toISOString()
-		};
-		return { run: runs.fromRow(row), events: [event] };
+			seq: event.seq,
+			type: event.type,
+			stepId: event.stepId ?? null,
+			nodeId: event.nodeId ?? null,
+			data: event.data ?? {},
+			at
+		}));
+		return { run: runs.fromRow(row), events };
 	});
 }

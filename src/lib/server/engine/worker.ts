@@ -18,6 +18,7 @@ import { DeltaPublisher } from '../bus/deltas.ts';
 import type { EventBus } from '../bus/bus.ts';
 import type { KindRegistry } from './definition.ts';
 import { failOverdueRuns } from './run-control.ts';
+import { offerRunsTo, type IntakeWorker } from './run-intake.ts';
 import { planCommit, writeCommits, type PlannedCommit } from './fast-commit.ts';
 import {
 	StaleLeaseError,
@@ -91,6 +92,8 @@ export class Worker {
 	/** The runs this worker last claimed or committed steps of, as they were then. */
 	readonly #snapshots = new Map<string, RunSnapshot>();
 	#commitQueue: CommitRequest[] = [];
+	/** What runs created in this process hand their first steps to (see run-intake.ts). */
+	readonly #intake: IntakeWorker;
 	#writing: Promise<void> | null = null;
 
 	constructor(options: WorkerOptions) {
@@ -101,6 +104,31 @@ export class Worker {
 			pollMs: 5_000,
 			inMemoryCommits: true,
 			...options
+		};
+		this.#intake = {
+			id: this.id,
+			leaseMs: this.#options.leaseMs,
+			reserve: (wanted) => {
+				if (!this.#running) return 0;
+				const { concurrency } = this.#options;
+				const granted = Math.min(
+					wanted,
+					Math.max(0, concurrency - this.#executing - this.#reserved)
+				);
+				this.#reserved += granted;
+				return granted;
+			},
+			adopt: (snapshot, steps) => {
+				this.#reserved -= steps.length;
+				// A worker stopping meanwhile leaves them to their leases, as it does claims of commits.
+				if (!this.#running) return;
+				this.#remember(snapshot);
+				for (const step of steps) this.#start(step);
+			},
+			release: (slots) => {
+				this.#reserved -= slots;
+				if (this.#backlog) this.wake();
+			}
 		};
 		this.#deps = {
 			db: options.database.db,
@@ -122,6 +150,8 @@ export class Worker {
 		this.#running = true;
 		const { database, bus } = this.#options;
 		this.#cleanups.push(await database.listen(stepsChannel, () => this.wake()));
+		const withdraw = offerRunsTo(database.db, this.#intake);
+		this.#cleanups.push(async () => withdraw());
 		this.#cleanups.push(
 			await bus.subscribe(cancelChannel, (message) => {
 				const runId = (message as { runId?: unknown }).runId;
