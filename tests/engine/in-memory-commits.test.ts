@@ -6,14 +6,14 @@ import * as runsDb from '../../src/lib/server/db/runs.ts';
 import { planCommit, writeCommits } from '../../src/lib/server/engine/fast-commit.ts';
 import { createGraphLoader, type GraphLoader } from '../../src/lib/server/engine/transitions.ts';
 import { useTestDatabase } from '../helpers/database.ts';
-import { createEngineHarness, type EngineHarness } from '../helpers/engine.ts';
+import { createEngineHarness, passKind, type EngineHarness } from '../helpers/engine.ts';
 
 const testDb = useTestDatabase();
 let engine: EngineHarness;
 let loadGraph: GraphLoader;
 
 beforeAll(async () => {
-	engine = await createEngineHarness(testDb.database);
+	engine = await createEngineHarness(testDb.database, [passKind]);
 	loadGraph = createGraphLoader(testDb.database.db);
 });
 afterEach(() => engine.stopWorkers());
@@ -97,10 +97,110 @@ describe('commits decided in memory', () => {
 		expect(inMemory?.steps).toEqual(transactional?.steps);
 		expect(inMemory?.events).toEqual(transactional?.events);
 		expect(inMemory?.steps.no?.[0]).toBe('skipped');
-		// The in-memory path did the work; the transactional one did all of it.
-		expect(inMemory?.commits.inMemory).toBeGreaterThanOrEqual(5);
+		// Every node is inline: the run is created finished, where the transactional path commits
+		// each node step on its own.
+		expect(inMemory?.commits).toEqual({ inMemory: 0, transactional: 0 });
 		// Every node step but the input one, which the run was created with.
 		expect(transactional?.commits).toEqual({ inMemory: 0, transactional: 7 });
+	});
+
+	it('execute the inline steps they claim and record them in the same commit', async () => {
+		const workflowId = await engine.publish({
+			inputs: [{ name: 'n', type: 'number', required: true }],
+			nodes: [
+				node('start', 'input'),
+				node('first', 'pass'),
+				node('inc', 'transform', { expression: 'n + 1' }),
+				node('double', 'transform', { expression: '$ * 2' }),
+				node('done', 'output', { value: '{ "result": $ }' })
+			],
+			edges: [
+				{ from: 'start', to: 'first' },
+				{ from: 'first', to: 'inc' },
+				{ from: 'inc', to: 'double' },
+				{ from: 'double', to: 'done' }
+			]
+		});
+		const worker = await engine.startWorker({ concurrency: 1 });
+		const run = await engine.start(workflowId, { n: 4 });
+		const finished = await engine.waitFor(run.id);
+		expect(finished.status).toBe('succeeded');
+		expect(finished.output).toEqual({ result: 10 });
+		// `first` is executed on its own; `inc`, `double` and `done` in its commit.
+		expect(worker.commits).toEqual({ inMemory: 1, transactional: 0 });
+		const steps = await engine.steps(run.id);
+		expect(
+			Object.fromEntries(
+				Object.entries(steps).map(([id, step]) => [
+					id,
+					[step.status, step.attempt, step.input, step.output, step.leasedBy]
+				])
+			)
+		).toEqual({
+			start: ['succeeded', 1, { n: 4 }, { n: 4 }, null],
+			first: ['succeeded', 1, { n: 4 }, { n: 4 }, null],
+			inc: ['succeeded', 1, { n: 4 }, 5, null],
+			double: ['succeeded', 1, 5, 10, null],
+			done: ['succeeded', 1, 10, { result: 10 }, null]
+		});
+		for (const step of Object.values(steps)) {
+			expect(step.startedAt).not.toBeNull();
+			expect(step.finishedAt).not.toBeNull();
+		}
+		const events = await eventsOf(run.id);
+		expect(events.map((event) => `${event.node_id ?? 'run'} ${event.type}`)).toEqual([
+			'run run.queued',
+			'start step.succeeded',
+			'first step.started',
+			'first step.succeeded',
+			'inc step.started',
+			'inc step.succeeded',
+			'double step.started',
+			'double step.succeeded',
+			'done step.started',
+			'done step.succeeded',
+			'run run.succeeded'
+		]);
+		expect(events.map((event) => Number(event.seq))).toEqual(events.map((_, i) => i + 1));
+	});
+
+	it('leave an inline step that fails claimed, to be executed and fail on its own', async () => {
+		const workflowId = await engine.publish({
+			nodes: [
+				node('start', 'input'),
+				node('first', 'pass'),
+				{
+					...node('broken', 'transform', { expression: '$error("no good")' }),
+					retry: { maxAttempts: 1 }
+				}
+			],
+			edges: [
+				{ from: 'start', to: 'first' },
+				{ from: 'first', to: 'broken' }
+			]
+		});
+		const worker = await engine.startWorker({ concurrency: 1 });
+		const run = await engine.start(workflowId, {});
+		const finished = await engine.waitFor(run.id);
+		expect(finished.status).toBe('failed');
+		expect(finished.error).toMatchObject({ nodeId: 'broken' });
+		expect(finished.error?.message).toContain('no good');
+		expect(worker.commits).toEqual({ inMemory: 1, transactional: 1 });
+		const steps = await engine.steps(run.id);
+		expect([steps.first?.status, steps.broken?.status, steps.broken?.attempt]).toEqual([
+			'succeeded',
+			'failed',
+			1
+		]);
+		expect(await engine.eventTypes(run.id)).toEqual([
+			'run.queued',
+			'step.succeeded',
+			'step.started',
+			'step.succeeded',
+			'step.started',
+			'step.failed',
+			'run.failed'
+		]);
 	});
 
 	it('change nothing when the run moved on since the snapshot (a lease taken over)', async () => {

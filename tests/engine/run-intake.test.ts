@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rows } from '../../src/lib/server/db/migrate.ts';
 import * as runsDb from '../../src/lib/server/db/runs.ts';
 import {
@@ -11,7 +11,8 @@ import {
 import type { ClaimedStep, RunSnapshot } from '../../src/lib/server/db/run-queue.ts';
 import { buildGraph } from '../../src/lib/server/engine/definition.ts';
 import { useTestDatabase } from '../helpers/database.ts';
-import { createEngineHarness, type EngineHarness } from '../helpers/engine.ts';
+import { waitUntil } from '../helpers/deadline.ts';
+import { createEngineHarness, passKind, type EngineHarness } from '../helpers/engine.ts';
 
 /** Runs started at the same moment share one statement, yet each is its own, audited and complete. */
 
@@ -32,9 +33,26 @@ const definition = {
 	]
 };
 
+// The same with a step that is not inline first (see NodeKind.inline).
+const withPass = {
+	...definition,
+	nodes: [
+		...definition.nodes.slice(0, 1),
+		{ id: 'first', kind: 'pass', config: {} },
+		...definition.nodes.slice(1)
+	],
+	edges: [
+		{ from: 'start', to: 'first' },
+		{ from: 'first', to: 'double' },
+		{ from: 'double', to: 'done' }
+	]
+};
+let passWorkflowId: string;
+
 beforeAll(async () => {
-	engine = await createEngineHarness(testDb.database);
+	engine = await createEngineHarness(testDb.database, [passKind]);
 	workflowId = await engine.publish(definition);
+	passWorkflowId = await engine.publish(withPass, 'With a pass step');
 });
 afterAll(() => engine.stopWorkers());
 
@@ -155,6 +173,10 @@ describe('a run created where a worker has free slots', () => {
 		const worker: IntakeWorker = {
 			id: `intake-${randomUUID()}`,
 			leaseMs: 30_000,
+			running: () => true,
+			// It executes nothing inline: its steps are left claimed, for it.
+			inlineNodes: () => () => false,
+			executeInline: () => Promise.resolve(null),
 			reserve(wanted) {
 				const granted = Math.min(wanted, free);
 				free -= granted;
@@ -273,12 +295,16 @@ describe('a run created where a worker has free slots', () => {
 	});
 
 	it('runs to the end on a real worker, which is handed the runs it has room for', async () => {
+		// Runs earlier tests left queued are taken too.
+		const [left] = await query<{ n: number }>(
+			sql`select count(*)::int as n from runs where status = 'queued'`
+		);
 		const real = await engine.startWorker({ concurrency: 2 });
 		try {
 			const started = await Promise.all(
-				[1, 2, 3, 4, 5].map((n) => engine.start(workflowId, { n }))
+				[1, 2, 3, 4, 5].map((n) => engine.start(passWorkflowId, { n }))
 			);
-			expect(started.some((run) => run.status === 'running')).toBe(true);
+			expect(started.filter((run) => run.status === 'running').length).toBeGreaterThan(0);
 			for (const run of started) {
 				const finished = await engine.waitFor(run.id);
 				expect(finished.output).toEqual((run.input as { n: number }).n * 2);
@@ -286,12 +312,100 @@ describe('a run created where a worker has free slots', () => {
 				expect(events.slice(0, 3)).toEqual(['run.queued', 'step.succeeded', 'step.started']);
 				expect(events.at(-1)).toBe('run.succeeded');
 			}
-			expect(real.commits.inMemory).toBeGreaterThanOrEqual(10);
+			// One commit per run: the steps after `first` are executed in its commit.
+			expect(real.commits).toEqual({ inMemory: 5 + (left?.n ?? 0), transactional: 0 });
 		} finally {
 			await engine.stopWorkers();
 		}
 		// A stopped worker is offered nothing: the next run waits, queued, for the next worker.
 		const after = await engine.start(workflowId, { n: 9 });
 		expect(after.status).toBe('queued');
+	});
+});
+
+describe('a run whose first steps are inline, created where a worker runs', () => {
+	afterEach(() => engine.stopWorkers());
+
+	it('is created finished, its inline steps executed before it is written, even with no slot free', async () => {
+		// Runs earlier tests left queued are taken too.
+		const [left] = await query<{ n: number }>(
+			sql`select count(*)::int as n from runs where status = 'queued'`
+		);
+		const real = await engine.startWorker({ concurrency: 1 });
+		const started = await Promise.all([1, 2, 3].map((n) => engine.start(workflowId, { n })));
+		for (const run of started) {
+			const n = (run.input as { n: number }).n;
+			expect(run).toMatchObject({ status: 'succeeded', output: n * 2, eventSeq: 7 });
+			expect(run.startedAt).not.toBeNull();
+			expect(run.finishedAt).not.toBeNull();
+			expect(await engine.eventTypes(run.id)).toEqual([
+				'run.queued',
+				'step.succeeded',
+				'step.started',
+				'step.succeeded',
+				'step.started',
+				'step.succeeded',
+				'run.succeeded'
+			]);
+			const steps = await engine.steps(run.id);
+			expect(
+				Object.fromEntries(
+					Object.entries(steps).map(([id, step]) => [
+						id,
+						[step.status, step.attempt, step.input, step.output, step.leasedBy, step.dueAt]
+					])
+				)
+			).toEqual({
+				start: ['succeeded', 1, { n }, { n }, null, null],
+				double: ['succeeded', 1, { n }, n * 2, null, null],
+				done: ['succeeded', 1, n * 2, n * 2, null, null]
+			});
+			for (const step of Object.values(steps)) expect(step.finishedAt).not.toBeNull();
+		}
+		await waitUntil(
+			async () => {
+				const [queued] = await query<{ n: number }>(
+					sql`select count(*)::int as n from runs where status in ('queued', 'running')`
+				);
+				return queued?.n === 0;
+			},
+			{ what: 'the runs left queued to finish', baseMs: 10_000 }
+		);
+		expect(real.commits).toEqual({ inMemory: left?.n ?? 0, transactional: 0 });
+	});
+
+	it('leaves an inline step that fails claimed by the worker, which records the failure', async () => {
+		const broken = await engine.publish(
+			{
+				nodes: [
+					{ id: 'start', kind: 'input', config: {} },
+					{
+						id: 'broken',
+						kind: 'transform',
+						config: { expression: '$error("no good")' },
+						retry: { maxAttempts: 1 }
+					}
+				],
+				edges: [{ from: 'start', to: 'broken' }]
+			},
+			'Broken'
+		);
+		const real = await engine.startWorker({ concurrency: 1 });
+		const run = await engine.start(broken, {});
+		expect(run.status).toBe('running');
+		const finished = await engine.waitFor(run.id);
+		expect(finished.status).toBe('failed');
+		expect(finished.error?.message).toContain('no good');
+		expect(real.commits).toEqual({ inMemory: 0, transactional: 1 });
+		expect((await engine.steps(run.id)).broken).toMatchObject({ status: 'failed', attempt: 1 });
+	});
+
+	it('is not executed where the worker does not decide commits in memory', async () => {
+		const real = await engine.startWorker({ concurrency: 1, inMemoryCommits: false });
+		const run = await engine.start(workflowId, { n: 4 });
+		// Claimed by it, as any first step.
+		expect(run.status).toBe('running');
+		expect((await engine.waitFor(run.id)).output).toBe(8);
+		expect(real.commits).toEqual({ inMemory: 0, transactional: 2 });
 	});
 });

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { sql } from 'drizzle-orm';
 import type { Database } from '../../src/lib/server/db/index.ts';
 import { rows } from '../../src/lib/server/db/migrate.ts';
@@ -12,6 +13,17 @@ import { listMyWorkspaces } from '../../src/lib/server/services/workspaces.ts';
 import type { ServiceContext } from '../../src/lib/server/services/context.ts';
 import { waitUntil } from './deadline.ts';
 import { createTestServices, meta, signUpUser } from './services.ts';
+
+/** Passes its input on, not inline: executed on its own, as a step with side effects is. */
+export const passKind: AnyNodeKind = {
+	kind: 'pass',
+	description: 'Passes its input on (a test probe).',
+	configSchema: z.object({}).strict(),
+	branches: () => 'none',
+	async execute(context) {
+		return { type: 'succeeded', output: context.input };
+	}
+};
 
 /**
  * A signed-up owner with a workspace, helpers to publish definitions and start runs, and real

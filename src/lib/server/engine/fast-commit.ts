@@ -36,8 +36,14 @@ export interface PlannedCommit {
 	workspaceId: string;
 	/** The run's row of the commit statement's input. */
 	row: Record<string, unknown>;
-	/** What becomes of its successors (see decideSuccessors). */
-	changes: SuccessorDecisions['changes'];
+	/**
+	 * What becomes of its successors (see decideSuccessors), and the steps executed in this commit
+	 * (see chainCommits): claimed and succeeded at once, with their input and output.
+	 */
+	changes: (
+		| SuccessorDecisions['changes'][number]
+		| { id: string; status: 'succeeded'; input: unknown; output: unknown; branch: string | null }
+	)[];
 	events: (PendingEvent & { seq: number })[];
 	/** Steps this commit claims for the committing worker. */
 	claimed: ClaimedStep[];
@@ -77,7 +83,7 @@ export async function planCommit(
 		data: { branch: result.branch ?? null }
 	});
 	const nodes = new Map<string, StepRow>(steps.filter(isNodeStep).map((row) => [row.node_id, row]));
-	const decisions = decideSuccessors(graph, step.nodeId, nodes, claim?.limit ?? 0);
+	const decisions = decideSuccessors(graph, step.nodeId, nodes, claim?.limit ?? 0, claim?.inline);
 	for (const skipped of decisions.skipped) {
 		events.push({ type: 'step.skipped', stepId: skipped.id, nodeId: skipped.node_id });
 	}
@@ -146,6 +152,45 @@ export async function planCommit(
 }
 
 /**
+ * One commit out of two: `first` claims `step` for this worker, which executed it at once (it is
+ * inline, see NodeKind), and `second` records its result on the run as `first` leaves it. The step
+ * goes from its previous status to succeeded in the one statement, with the events of both.
+ */
+export function chainCommits(
+	first: PlannedCommit,
+	second: PlannedCommit,
+	step: ClaimedStep,
+	input: unknown,
+	result: { output: unknown; branch?: string }
+): PlannedCommit {
+	const changes = new Map(first.changes.map((change) => [change.id, change]));
+	changes.set(step.id, {
+		id: step.id,
+		status: 'succeeded',
+		input: input ?? null,
+		output: result.output ?? null,
+		branch: result.branch ?? null
+	});
+	// A later decision about the same step wins (a step both commits reach).
+	for (const change of second.changes) changes.set(change.id, change);
+	const events = [...first.events, ...second.events];
+	return {
+		...second,
+		row: {
+			...first.row,
+			n: events.length,
+			runStatus: second.row.runStatus ?? first.row.runStatus,
+			runOutput: second.row.runOutput,
+			parentStep: second.row.parentStep
+		},
+		changes: [...changes.values()],
+		events,
+		claimed: [...first.claimed.filter((claimed) => claimed.id !== step.id), ...second.claimed],
+		wake: first.wake || second.wake
+	};
+}
+
+/**
  * Writes planned commits of different runs in one autocommitted statement. A commit applies only if
  * its run is active, still at the planned sequence number (nothing changed since the snapshot) and
  * the step's lease is ours; the others change nothing. Returns the committed events by run.
@@ -195,6 +240,7 @@ export async function writeCommits(
 				and s.lease_epoch = c.epoch and s.status = 'running'
 			returning s.run_id
 		),
+		-- A succeeded change is a step claimed and executed within this commit.
 		changed as (
 			update run_steps s set
 				status = x.status::step_status,
@@ -202,12 +248,16 @@ export async function writeCommits(
 					when 'ready' then clock_timestamp()
 					when 'running' then clock_timestamp() + make_interval(secs => ${claim.leaseMs / 1000})
 				end,
-				finished_at = case when x.status = 'skipped' then clock_timestamp() end,
-				started_at = case when x.status = 'running' then clock_timestamp() end,
-				attempt = s.attempt + case when x.status = 'running' then 1 else 0 end,
-				lease_epoch = s.lease_epoch + case when x.status = 'running' then 1 else 0 end,
-				leased_by = case when x.status = 'running' then ${claim.workerId} end
-			from jsonb_to_recordset(${JSON.stringify(changes)}::jsonb) as x("runId" uuid, id uuid, status text)
+				finished_at = case when x.status in ('skipped', 'succeeded') then clock_timestamp() end,
+				started_at = case when x.status in ('running', 'succeeded') then clock_timestamp() end,
+				attempt = s.attempt + case when x.status in ('running', 'succeeded') then 1 else 0 end,
+				lease_epoch = s.lease_epoch + case when x.status in ('running', 'succeeded') then 1 else 0 end,
+				leased_by = case when x.status = 'running' then ${claim.workerId} end,
+				input = case when x.status = 'succeeded' then x.input else s.input end,
+				output = case when x.status = 'succeeded' then x.output else s.output end,
+				branch = case when x.status = 'succeeded' then x.branch else s.branch end
+			from jsonb_to_recordset(${JSON.stringify(changes)}::jsonb)
+				as x("runId" uuid, id uuid, status text, input jsonb, output jsonb, branch text)
 			where s.id = x.id and x."runId" in (select run_id from fenced)
 			returning s.id
 		),

@@ -14,6 +14,7 @@ import * as runs from '../db/runs.ts';
 import type { NewAuditEntry, Run } from '../db/schema/index.ts';
 import type { RunEventMessage } from '../channels.ts';
 import { buildGraph, type WorkflowGraph } from './definition.ts';
+import type { PlannedCommit } from './fast-commit.ts';
 import {
 	EventLog,
 	claimedOnCommit,
@@ -51,9 +52,25 @@ import {
 export interface IntakeWorker {
 	readonly id: string;
 	readonly leaseMs: number;
+	/** Whether it takes steps at all (a stopping worker takes none). */
+	running(): boolean;
 	reserve(wanted: number): number;
-	adopt(snapshot: RunSnapshot, steps: ClaimedStep[]): void;
+	/** Hands it `steps`, claimed for it; `slots` of them use slots reserved before. */
+	adopt(snapshot: RunSnapshot, steps: ClaimedStep[], slots: number): void;
 	release(slots: number): void;
+	/** The nodes of `graph` whose steps it executes inline (see NodeKind): they need no slot. */
+	inlineNodes(graph: WorkflowGraph): (nodeId: string) => boolean;
+	/**
+	 * Executes `step`, claimed for it and inline, then the inline steps that makes due, and plans
+	 * what recording them changes, claiming up to `slots` other successors: null when `step` does
+	 * not simply succeed.
+	 */
+	executeInline(
+		graph: WorkflowGraph,
+		snapshot: RunSnapshot,
+		step: ClaimedStep,
+		slots: number
+	): Promise<PlannedCommit | null>;
 }
 
 const intakeWorkers = new WeakMap<Db, Set<IntakeWorker>>();
@@ -80,7 +97,9 @@ function graphOf(definition: NewRun['definition']): WorkflowGraph {
 
 /** A new run's rows and events as the intake statement writes them. */
 interface StartPlan {
-	status: 'queued' | 'running';
+	status: 'queued' | 'running' | 'waiting' | 'succeeded';
+	/** The run's output, when it was created finished (see executeInline). */
+	output?: unknown;
 	/** The lease of the steps created claimed. */
 	leaseMs: number;
 	steps: (ReturnType<typeof initialSteps>[number] & {
@@ -154,7 +173,13 @@ function planStart(
 	);
 	const inputRow = rows.get(input.nodeId) as StepRow;
 	inputRow.status = 'succeeded';
-	const decisions = decideSuccessors(graph, input.nodeId, rows, worker === null ? 0 : claimLimit);
+	const decisions = decideSuccessors(
+		graph,
+		input.nodeId,
+		rows,
+		worker === null ? 0 : claimLimit,
+		worker?.inlineNodes(graph)
+	);
 	if (decisions.skipped.length > 0 || settleDecision([...rows.values()]) === 'finished')
 		return plain;
 	const byId = new Map<string, StartPlan['steps'][number]>(steps.map((step) => [step.id, step]));
@@ -270,32 +295,120 @@ async function writeBatches(db: Db, queue: Pending[]): Promise<void> {
 	await Promise.all(batches.map((batch) => writeBatch(db, batch)));
 }
 
-/** Slots of one of this process's workers for a run's first steps: none when all are full. */
+/**
+ * The worker of this process that takes a run's first steps: one with free slots if there is one
+ * (it gets up to `wanted` of them), else any that runs (for inline steps, which need none).
+ */
 function reserveFor(db: Db, wanted: number): { worker: IntakeWorker; granted: number } | null {
-	if (wanted === 0) return null;
+	let idle: IntakeWorker | null = null;
 	for (const worker of intakeWorkers.get(db) ?? []) {
-		const granted = worker.reserve(wanted);
+		if (!worker.running()) continue;
+		const granted = wanted === 0 ? 0 : worker.reserve(wanted);
 		if (granted > 0) return { worker, granted };
+		idle ??= worker;
 	}
-	return null;
+	return idle === null ? null : { worker: idle, granted: 0 };
+}
+
+/** A run's start planned, and the worker (and how many of its reserved slots) it hands steps to. */
+interface PlannedStart {
+	plan: StartPlan;
+	worker: IntakeWorker | null;
+	slots: number;
+}
+
+async function planRun(db: Db, pending: Pending): Promise<PlannedStart> {
+	const graph = graphOf(pending.run.definition);
+	const reserved = reserveFor(db, graph.outgoing.get(graph.inputNodeId)?.length ?? 0);
+	if (reserved === null)
+		return { plan: planStart(pending.id, pending.run, null, 0), worker: null, slots: 0 };
+	const { worker, granted } = reserved;
+	let plan = planStart(pending.id, pending.run, worker, granted);
+	try {
+		plan = await executeInline(plan, worker, graph, granted);
+	} catch {
+		// Executed again by the worker, as any claimed step.
+	}
+	const slots = Math.min(granted, plan.claimed?.steps.length ?? 0);
+	if (granted > slots) worker.release(granted - slots);
+	return { plan, worker, slots };
+}
+
+/**
+ * The first inline step claimed for `worker` executed at once, with the inline steps after it (as a
+ * commit does, see fast-commit.ts): a run of pure steps, such as transform → output, is created
+ * finished.
+ */
+async function executeInline(
+	plan: StartPlan,
+	worker: IntakeWorker,
+	graph: WorkflowGraph,
+	granted: number
+): Promise<StartPlan> {
+	if (plan.claimed === null) return plan;
+	const inline = worker.inlineNodes(graph);
+	const step = plan.claimed.steps.find((claimed) => inline(claimed.nodeId));
+	if (step === undefined) return plan;
+	const others = plan.claimed.steps.filter((claimed) => claimed !== step);
+	const taken = others.filter((claimed) => !inline(claimed.nodeId)).length;
+	const commit = await worker.executeInline(
+		graph,
+		plan.claimed.snapshot,
+		step,
+		Math.max(0, granted - taken)
+	);
+	if (commit === null) return plan;
+	const byId = new Map(plan.steps.map((row) => [row.id, { ...row }]));
+	const executed = (
+		row: StartPlan['steps'][number] | undefined,
+		change: { input: unknown; output: unknown; branch: string | null }
+	) => {
+		if (row === undefined) return;
+		row.status = 'succeeded';
+		row.input = change.input as typeof row.input;
+		row.output = change.output as typeof row.output;
+		row.branch = change.branch;
+		row.leasedBy = null;
+	};
+	const { row } = commit;
+	executed(byId.get(step.id), {
+		input: row.input,
+		output: row.output,
+		branch: (row.branch as string | null) ?? null
+	});
+	for (const change of commit.changes) {
+		const target = byId.get(change.id);
+		if (target === undefined) continue;
+		if (change.status === 'skipped' || change.status === 'ready') {
+			target.status = change.status;
+			continue;
+		}
+		target.attempt += 1;
+		target.leaseEpoch += 1;
+		if (change.status === 'succeeded') executed(target, change);
+		else {
+			target.status = 'running';
+			target.leasedBy = worker.id;
+		}
+	}
+	const status = row.runStatus as StartPlan['status'] | null;
+	return {
+		...plan,
+		status: status ?? plan.status,
+		output: status === 'succeeded' ? row.runOutput : null,
+		steps: [...byId.values()],
+		events: [...plan.events, ...commit.events],
+		claimed:
+			commit.next === null
+				? null
+				: { snapshot: commit.next, steps: [...others, ...commit.claimed] },
+		wake: plan.wake || commit.wake
+	};
 }
 
 async function writeBatch(db: Db, batch: Pending[]): Promise<void> {
 	// Slots are held before the statement, so the worker cannot fill them meanwhile.
-	const plans = batch.map((pending) => {
-		const graph = graphOf(pending.run.definition);
-		const reserved = reserveFor(db, graph.outgoing.get(graph.inputNodeId)?.length ?? 0);
-		const plan = planStart(
-			pending.id,
-			pending.run,
-			reserved?.worker ?? null,
-			reserved?.granted ?? 0
-		);
-		const claimed = plan.claimed?.steps.length ?? 0;
-		if (reserved !== null && reserved.granted > claimed)
-			reserved.worker.release(reserved.granted - claimed);
-		return { plan, worker: reserved?.worker ?? null };
-	});
+	const plans = await Promise.all(batch.map((pending) => planRun(db, pending)));
 	// A batch of one takes the same single statement: one round trip instead of a transaction's five.
 	let written: StartedRun[];
 	try {
@@ -305,15 +418,15 @@ async function writeBatch(db: Db, batch: Pending[]): Promise<void> {
 			plans.map(({ plan }) => plan)
 		);
 	} catch {
-		for (const { plan, worker } of plans) worker?.release(plan.claimed?.steps.length ?? 0);
+		for (const { worker, slots } of plans) worker?.release(slots);
 		// One run the database refuses must not take the others with it: each is tried alone.
 		await Promise.all(
 			batch.map((pending) => createAlone(db, pending).then(pending.resolve, pending.reject))
 		);
 		return;
 	}
-	for (const { plan, worker } of plans) {
-		if (plan.claimed !== null) worker?.adopt(plan.claimed.snapshot, plan.claimed.steps);
+	for (const { plan, worker, slots } of plans) {
+		if (plan.claimed !== null) worker?.adopt(plan.claimed.snapshot, plan.claimed.steps, slots);
 	}
 	batch.forEach((pending, index) => pending.resolve(written[index] as (typeof written)[number]));
 }
@@ -345,6 +458,7 @@ async function insertRuns(db: Db, batch: Pending[], plans: StartPlan[]) {
 			createdBy: run.createdBy,
 			timeoutSecs: run.definition.timeoutMs === undefined ? null : run.definition.timeoutMs / 1000,
 			status: plan.status,
+			output: plan.output ?? null,
 			leaseSecs: plan.leaseMs / 1000,
 			steps: plan.steps,
 			events: plan.events.map((event) => ({
@@ -370,15 +484,16 @@ async function insertRuns(db: Db, batch: Pending[], plans: StartPlan[]) {
 		with r as (
 			select * from jsonb_to_recordset(${JSON.stringify(planned)}::jsonb) as r(
 				id uuid, "workspaceId" uuid, "workflowId" uuid, "versionId" uuid, input jsonb, trigger text,
-				"triggerId" uuid, "createdBy" uuid, "timeoutSecs" float8, status text, "leaseSecs" float8, steps jsonb,
-				events jsonb, audit jsonb)
+				"triggerId" uuid, "createdBy" uuid, "timeoutSecs" float8, status text, output jsonb, "leaseSecs" float8,
+				steps jsonb, events jsonb, audit jsonb)
 		),
 		made as (
 			insert into runs (id, workspace_id, workflow_id, version_id, input, trigger, trigger_id,
-				created_by, status, started_at, deadline_at, event_seq)
+				created_by, status, output, started_at, finished_at, deadline_at, event_seq)
 			select r.id, r."workspaceId", r."workflowId", r."versionId", r.input, r.trigger,
-				r."triggerId", r."createdBy", r.status::run_status,
-				case when r.status = 'running' then clock_timestamp() end,
+				r."triggerId", r."createdBy", r.status::run_status, r.output,
+				case when r.status <> 'queued' then clock_timestamp() end,
+				case when r.status = 'succeeded' then clock_timestamp() end,
 				case when r."timeoutSecs" is not null
 					then clock_timestamp() + make_interval(secs => r."timeoutSecs") end,
 				jsonb_array_length(r.events)
@@ -395,7 +510,7 @@ async function insertRuns(db: Db, batch: Pending[], plans: StartPlan[]) {
 					when 'running' then clock_timestamp() + make_interval(secs => r."leaseSecs")
 				end,
 				case when s.status in ('running', 'succeeded') then clock_timestamp() end,
-				case when s.status = 'succeeded' then clock_timestamp() end
+				case when s.status in ('succeeded', 'skipped') then clock_timestamp() end
 			from r, jsonb_to_recordset(r.steps) as s(id uuid, "nodeId" text, kind text, status text,
 				input jsonb, output jsonb, branch text, reused boolean, attempt int, "leaseEpoch" int,
 				"leasedBy" text)

@@ -167,6 +167,11 @@ export interface ClaimOnCommit {
 	workerId: string;
 	leaseMs: number;
 	limit: number;
+	/**
+	 * Nodes whose ready steps are claimed beyond `limit`: the committing worker executes them inline,
+	 * within the commit (see fast-commit.ts), so they take no slot.
+	 */
+	inline?: (nodeId: string) => boolean;
 }
 
 /**
@@ -285,13 +290,15 @@ export interface SuccessorDecisions {
 /**
  * After `fromNodeIds` finished (or were skipped), decides for each node downstream whether it is now
  * ready, skipped (no taken edge can reach it any more) or still waiting on other branches. Updates
- * `steps` in place; up to `claimLimit` ready steps become `running` (claimed by the caller).
+ * `steps` in place; up to `claimLimit` ready steps become `running` (claimed by the caller), and
+ * so do the ready steps of nodes `beyond` names, whatever the limit.
  */
 export function decideSuccessors(
 	graph: WorkflowGraph,
 	fromNodeIds: string | string[],
 	steps: Map<string, StepRow>,
-	claimLimit: number
+	claimLimit: number,
+	beyond?: (nodeId: string) => boolean
 ): SuccessorDecisions {
 	const decisions: SuccessorDecisions = { changes: [], skipped: [], wake: false };
 	let claimable = claimLimit;
@@ -304,9 +311,14 @@ export function decideSuccessors(
 		if (!step || step.status !== 'pending') continue;
 		const decision = readiness(graph, nodeId, steps);
 		if (decision === 'ready') {
-			step.status = claimable > 0 ? 'running' : 'ready';
-			if (claimable > 0) claimable -= 1;
-			else decisions.wake = true;
+			if (beyond?.(nodeId) === true) step.status = 'running';
+			else if (claimable > 0) {
+				step.status = 'running';
+				claimable -= 1;
+			} else {
+				step.status = 'ready';
+				decisions.wake = true;
+			}
 			decisions.changes.push({ id: step.id, status: step.status });
 		} else if (decision === 'skipped') {
 			step.status = 'skipped';

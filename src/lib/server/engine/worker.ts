@@ -16,10 +16,10 @@ import { databaseMessage, isPermanentDataError, sqlState } from '../db/errors.ts
 import type { Logger } from '../platform/logger.ts';
 import { DeltaPublisher } from '../bus/deltas.ts';
 import type { EventBus } from '../bus/bus.ts';
-import type { KindRegistry } from './definition.ts';
+import type { KindRegistry, WorkflowGraph } from './definition.ts';
 import { failOverdueRuns } from './run-control.ts';
 import { offerRunsTo, type IntakeWorker } from './run-intake.ts';
-import { planCommit, writeCommits, type PlannedCommit } from './fast-commit.ts';
+import { chainCommits, planCommit, writeCommits, type PlannedCommit } from './fast-commit.ts';
 import {
 	StaleLeaseError,
 	commitStep,
@@ -27,7 +27,7 @@ import {
 	type ExecutionResult,
 	type StepRunnerDeps
 } from './step-runner.ts';
-import { createGraphLoader } from './transitions.ts';
+import { createGraphLoader, type ClaimOnCommit } from './transitions.ts';
 
 export interface WorkerOptions {
 	database: Database;
@@ -59,6 +59,8 @@ interface CommitRequest {
 
 // Runs whose latest state this worker knows, for commits decided in memory.
 const maxSnapshots = 10_000;
+// Inline steps one commit executes at most, so that a long chain does not hold up the others.
+const maxChain = 16;
 
 /**
  * Claims due steps from the Postgres queue and executes them, heartbeating their leases. Wakes on
@@ -108,6 +110,7 @@ export class Worker {
 		this.#intake = {
 			id: this.id,
 			leaseMs: this.#options.leaseMs,
+			running: () => this.#running,
 			reserve: (wanted) => {
 				if (!this.#running) return 0;
 				const { concurrency } = this.#options;
@@ -118,8 +121,8 @@ export class Worker {
 				this.#reserved += granted;
 				return granted;
 			},
-			adopt: (snapshot, steps) => {
-				this.#reserved -= steps.length;
+			adopt: (snapshot, steps, slots) => {
+				this.#reserved -= slots;
 				// A worker stopping meanwhile leaves them to their leases, as it does claims of commits.
 				if (!this.#running) return;
 				this.#remember(snapshot);
@@ -128,6 +131,15 @@ export class Worker {
 			release: (slots) => {
 				this.#reserved -= slots;
 				if (this.#backlog) this.wake();
+			},
+			inlineNodes: (graph) => this.#inlineNodes(graph),
+			executeInline: async (graph, snapshot, step, slots) => {
+				const claim = this.#claimFor(graph, slots);
+				if (claim?.inline === undefined) return null;
+				const { result, input } = await executeStep(this.#deps, step, new AbortController().signal);
+				if (result.type !== 'succeeded' || result.usage !== undefined) return null;
+				const plan = await planCommit(snapshot, graph, step, input, result, claim);
+				return plan && this.#chain(plan, graph, slots);
 			}
 		};
 		this.#deps = {
@@ -368,18 +380,18 @@ export class Worker {
 			for (const request of batch) {
 				const snapshot = this.#snapshots.get(request.step.runId);
 				const { step, input, result, claimLimit } = request;
-				const claim = { workerId: this.id, leaseMs: this.#options.leaseMs, limit: claimLimit };
+				const graph = await this.#deps.loadGraph(step.versionId);
 				const plan =
 					snapshot &&
 					(await planCommit(
 						snapshot,
-						await this.#deps.loadGraph(step.versionId),
+						graph,
 						step,
 						input,
 						result,
-						claimLimit > 0 ? claim : null
+						this.#claimFor(graph, claimLimit)
 					));
-				if (plan) planned.push({ request, plan });
+				if (plan) planned.push({ request, plan: await this.#chain(plan, graph, claimLimit) });
 				else this.#fallBack(request);
 			}
 			if (planned.length === 0) return;
@@ -405,6 +417,56 @@ export class Worker {
 			for (const { request } of planned) this.#fallBack(request);
 			for (const request of batch) request.resolve(null);
 		}
+	}
+
+	/**
+	 * What a commit claims for this worker: up to `limit` successors, and, while the worker runs, the
+	 * inline ones (see NodeKind) beyond that, which the commit executes itself (see #chain).
+	 */
+	#claimFor(graph: WorkflowGraph, limit: number): ClaimOnCommit | null {
+		const claim = { workerId: this.id, leaseMs: this.#options.leaseMs, limit };
+		// Inline steps are recorded by commits decided in memory only.
+		if (!this.#running || !this.#options.inMemoryCommits) return limit > 0 ? claim : null;
+		return { ...claim, inline: this.#inlineNodes(graph) };
+	}
+
+	#inlineNodes(graph: WorkflowGraph): (nodeId: string) => boolean {
+		if (!this.#options.inMemoryCommits) return () => false;
+		return (nodeId) => {
+			const node = graph.nodes.get(nodeId);
+			return node !== undefined && this.#deps.kinds.get(node.kind)?.inline === true;
+		};
+	}
+
+	/**
+	 * Executes the inline steps a planned commit claims for us at once, and records them in the same
+	 * commit: a chain such as transform → output takes one commit, not one each. A step that does not
+	 * simply succeed is left claimed, to be executed on its own as usual (beyond `concurrency`, if
+	 * it was claimed beyond it: inline steps are quick).
+	 */
+	async #chain(
+		plan: PlannedCommit,
+		graph: WorkflowGraph,
+		claimLimit: number
+	): Promise<PlannedCommit> {
+		const claim = this.#claimFor(graph, claimLimit);
+		if (claim?.inline === undefined) return plan;
+		const { inline } = claim;
+		for (let depth = 0; depth < maxChain && plan.next !== null; depth += 1) {
+			const step = plan.claimed.find((claimed) => isNodeStep(claimed) && inline(claimed.nodeId));
+			if (step === undefined) break;
+			const { result, input } = await executeStep(this.#deps, step, new AbortController().signal);
+			if (result.type !== 'succeeded' || result.usage !== undefined) break;
+			// The slots taken by the steps claimed so far that are not inline are no longer free.
+			const taken = plan.claimed.filter((claimed) => !inline(claimed.nodeId)).length;
+			const next = await planCommit(plan.next, graph, step, input, result, {
+				...claim,
+				limit: Math.max(0, claimLimit - taken)
+			});
+			if (next === null) break;
+			plan = chainCommits(plan, next, step, input, result);
+		}
+		return plan;
 	}
 
 	#fallBack(request: CommitRequest): void {

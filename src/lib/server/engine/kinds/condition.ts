@@ -13,6 +13,7 @@ export const conditionKind: NodeKind<z.infer<typeof conditionConfigSchema>> = {
 	kind: 'condition',
 	description: 'Follows the true or false branch by a JSONata expression; passes its input on.',
 	configSchema: conditionConfigSchema,
+	inline: true,
 	branches: () => ['true', 'false'],
 	checkConfig: (config) => expressionProblems('expression', config.expression),
 	async execute(context, config) {

@@ -8,6 +8,7 @@ export const inputKind: NodeKind<z.infer<typeof inputConfigSchema>> = {
 	kind: 'input',
 	description: 'Starts the run and passes its input on.',
 	configSchema: inputConfigSchema,
+	inline: true,
 	branches: () => 'none',
 	async execute(context) {
 		return { type: 'succeeded', output: context.input };

@@ -35,6 +35,7 @@ export const joinKind: NodeKind<JoinConfig> = {
 	kind: 'join',
 	description: 'Waits for incoming branches and passes on their outputs keyed by node id.',
 	configSchema: joinConfigSchema,
+	inline: true,
 	branches: () => 'none',
 	// The engine builds the input from the predecessors that were taken.
 	async execute(context) {

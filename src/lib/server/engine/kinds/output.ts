@@ -13,6 +13,7 @@ export const outputKind: NodeKind<z.infer<typeof outputConfigSchema>> = {
 	kind: 'output',
 	description: "Gives the run's output.",
 	configSchema: outputConfigSchema,
+	inline: true,
 	branches: () => 'none',
 	maxOutgoing: 0,
 	checkConfig: (config) => expressionProblems('value', config.value),

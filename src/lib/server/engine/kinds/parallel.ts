@@ -8,6 +8,7 @@ export const parallelKind: NodeKind<z.infer<typeof parallelConfigSchema>> = {
 	kind: 'parallel',
 	description: 'Passes its input on to every outgoing branch at once.',
 	configSchema: parallelConfigSchema,
+	inline: true,
 	branches: () => 'none',
 	async execute(context) {
 		return { type: 'succeeded', output: context.input };

@@ -45,6 +45,7 @@ export const switchKind: NodeKind<z.infer<typeof switchConfigSchema>> = {
 	kind: 'switch',
 	description: 'Follows the first case whose JSONata expression is true, else "default".',
 	configSchema: switchConfigSchema,
+	inline: true,
 	branches: (config) => [...config.cases.map((entry) => entry.label), defaultBranch],
 	checkConfig: (config) =>
 		config.cases.flatMap((entry, index) =>

@@ -17,6 +17,7 @@ export const templateKind: NodeKind<z.infer<typeof templateConfigSchema>> = {
 	kind: 'template',
 	description: 'Fills {{ path }} references in a text, optionally parsed as JSON.',
 	configSchema: templateConfigSchema,
+	inline: true,
 	branches: () => 'none',
 	checkConfig: (config) => templateProblems('template', config.template, config.format),
 	async execute(context, config) {

@@ -8,6 +8,7 @@ export const transformKind: NodeKind<z.infer<typeof transformConfigSchema>> = {
 	kind: 'transform',
 	description: 'Reshapes data with a JSONata expression.',
 	configSchema: transformConfigSchema,
+	inline: true,
 	branches: () => 'none',
 	checkConfig: (config) => expressionProblems('expression', config.expression),
 	async execute(context, config) {

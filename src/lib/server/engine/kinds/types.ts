@@ -173,6 +173,12 @@ export interface NodeKind<Config = unknown> {
 	 * node's config; a definition cannot use it as a node.
 	 */
 	childOnly?: boolean;
+	/**
+	 * Pure and quick: no side effects, never waits, and its result depends only on its input, the
+	 * run's data and its config. A worker that claims such a step in the commit of its predecessor
+	 * may execute it there and record both in that one commit (see engine/fast-commit.ts).
+	 */
+	inline?: boolean;
 	/** How many outgoing edges the node may have (the `output` node has none). */
 	maxOutgoing?: number;
 	/** Checks beyond the schema, such as expressions that must compile. */
