@@ -323,7 +323,13 @@ async function planRun(db: Db, pending: Pending): Promise<PlannedStart> {
 	if (reserved === null)
 		return { plan: planStart(pending.id, pending.run, null, 0), worker: null, slots: 0 };
 	const { worker, granted } = reserved;
-	let plan = planStart(pending.id, pending.run, worker, granted);
+	let plan;
+	try {
+		plan = planStart(pending.id, pending.run, worker, granted);
+	} catch (error) {
+		worker.release(granted);
+		throw error;
+	}
 	try {
 		plan = await executeInline(plan, worker, graph, granted);
 	} catch {
@@ -408,7 +414,18 @@ async function executeInline(
 
 async function writeBatch(db: Db, batch: Pending[]): Promise<void> {
 	// Slots are held before the statement, so the worker cannot fill them meanwhile.
-	const plans = await Promise.all(batch.map((pending) => planRun(db, pending)));
+	const planned = await Promise.allSettled(batch.map((pending) => planRun(db, pending)));
+	const plans = planned.flatMap((outcome) =>
+		outcome.status === 'fulfilled' ? [outcome.value] : []
+	);
+	if (plans.length < batch.length) {
+		// Not expected (planning reads nothing); were it to happen, each run is created alone.
+		for (const { worker, slots } of plans) worker?.release(slots);
+		await Promise.all(
+			batch.map((pending) => createAlone(db, pending).then(pending.resolve, pending.reject))
+		);
+		return;
+	}
 	// A batch of one takes the same single statement: one round trip instead of a transaction's five.
 	let written: StartedRun[];
 	try {

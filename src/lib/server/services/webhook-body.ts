@@ -53,19 +53,20 @@ function encodingOf(charset: string | null): string {
  * charset of the Encoding Standard.
  */
 export function webhookBodyFormat(contentType: string | null): WebhookBodyFormat {
-	const unsupported = new WebhookRequestError(`Send the body as ${acceptedList}.`);
+	// Made only when thrown: an error captures a stack trace, on every call otherwise.
+	const unsupported = () => new WebhookRequestError(`Send the body as ${acceptedList}.`);
 	let mime: MIMEType;
 	try {
 		mime = new MIMEType(contentType ?? '');
 	} catch {
-		throw unsupported;
+		throw unsupported();
 	}
 	const essence = mime.essence;
 	const kind =
 		essence === 'application/json' || /^application\/[^/]+\+json$/.test(essence)
 			? 'json'
 			: formKinds.get(essence);
-	if (kind === undefined) throw unsupported;
+	if (kind === undefined) throw unsupported();
 	const encoding = encodingOf(mime.params.get('charset'));
 	if (kind === 'text') return { kind, encoding };
 	if (encoding !== 'utf-8')
