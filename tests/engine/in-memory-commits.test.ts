@@ -65,8 +65,26 @@ async function eventsOf(runId: string) {
 }
 
 describe('commits decided in memory', () => {
-	it('record what a transactional commit records', async () => {
-		const workflowId = await engine.publish(definition);
+	// Every node of `definition` is inline: with in-memory commits the run is created finished (its
+	// steps executed before the intake statement); after a `pass` step, they are all executed in
+	// the one commit of that step. The transactional path commits each node step on its own.
+	it.each([
+		{ name: 'at intake', first: null, commits: { inMemory: 0, transactional: 0 } },
+		{ name: 'in a commit', first: 'pass', commits: { inMemory: 1, transactional: 0 } }
+	])('record what a transactional commit records ($name)', async ({ first, commits }) => {
+		const workflowId = await engine.publish(
+			first === null
+				? definition
+				: {
+						...definition,
+						nodes: [...definition.nodes, node('first', first)],
+						edges: [
+							{ from: 'start', to: 'first' },
+							{ from: 'first', to: 'big' },
+							...definition.edges.slice(1)
+						]
+					}
+		);
 		const outcomes = [];
 		for (const inMemoryCommits of [true, false]) {
 			const worker = await engine.startWorker({ concurrency: 4, inMemoryCommits });
@@ -80,7 +98,10 @@ describe('commits decided in memory', () => {
 				status: finished.status,
 				output: finished.output,
 				steps: Object.fromEntries(
-					Object.entries(steps).map(([id, step]) => [id, [step.status, step.output, step.attempt]])
+					Object.entries(steps).map(([id, step]) => [
+						id,
+						[step.status, step.input, step.output, step.branch, step.attempt, step.leasedBy]
+					])
 				),
 				// Branches finish in any order: compare each node's events, not the interleaving.
 				events: events
@@ -97,11 +118,12 @@ describe('commits decided in memory', () => {
 		expect(inMemory?.steps).toEqual(transactional?.steps);
 		expect(inMemory?.events).toEqual(transactional?.events);
 		expect(inMemory?.steps.no?.[0]).toBe('skipped');
-		// Every node is inline: the run is created finished, where the transactional path commits
-		// each node step on its own.
-		expect(inMemory?.commits).toEqual({ inMemory: 0, transactional: 0 });
+		expect(inMemory?.commits).toEqual(commits);
 		// Every node step but the input one, which the run was created with.
-		expect(transactional?.commits).toEqual({ inMemory: 0, transactional: 7 });
+		expect(transactional?.commits).toEqual({
+			inMemory: 0,
+			transactional: first === null ? 7 : 8
+		});
 	});
 
 	it('execute the inline steps they claim and record them in the same commit', async () => {
