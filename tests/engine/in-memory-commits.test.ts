@@ -1,19 +1,36 @@
 import { sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { claimDueSteps } from '../../src/lib/server/db/run-queue.ts';
 import { rows } from '../../src/lib/server/db/migrate.ts';
 import * as runsDb from '../../src/lib/server/db/runs.ts';
 import { planCommit, writeCommits } from '../../src/lib/server/engine/fast-commit.ts';
+import type { AnyNodeKind } from '../../src/lib/server/engine/kinds/types.ts';
 import { createGraphLoader, type GraphLoader } from '../../src/lib/server/engine/transitions.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { createEngineHarness, passKind, type EngineHarness } from '../helpers/engine.ts';
 
 const testDb = useTestDatabase();
+
+/** Marked inline, yet slower than an inline step may be: its executions are counted. */
+let slowExecutions = 0;
+const slowInlineKind: AnyNodeKind = {
+	kind: 'slow_inline',
+	description: 'Passes its input on after 300 ms (a test probe).',
+	configSchema: z.object({}).strict(),
+	inline: true,
+	branches: () => 'none',
+	async execute(context) {
+		slowExecutions += 1;
+		await new Promise((resolve) => setTimeout(resolve, 300));
+		return { type: 'succeeded', output: context.input };
+	}
+};
 let engine: EngineHarness;
 let loadGraph: GraphLoader;
 
 beforeAll(async () => {
-	engine = await createEngineHarness(testDb.database, [passKind]);
+	engine = await createEngineHarness(testDb.database, [passKind, slowInlineKind]);
 	loadGraph = createGraphLoader(testDb.database.db);
 });
 afterEach(() => engine.stopWorkers());
@@ -224,6 +241,33 @@ describe('commits decided in memory', () => {
 			'run.failed'
 		]);
 	});
+
+	it.each([
+		{ name: 'in a commit', first: 'pass', commits: { inMemory: 2, transactional: 0 } },
+		{ name: 'at intake', first: null, commits: { inMemory: 1, transactional: 0 } }
+	])(
+		'leave an inline step that is too slow to be executed on its own ($name)',
+		async ({ first, commits }) => {
+			const chain = [...(first === null ? [] : [first]), 'slow_inline', 'output'];
+			const workflowId = await engine.publish({
+				inputs: [{ name: 'v', type: 'number', required: true }],
+				nodes: [node('start', 'input'), ...chain.map((kind, i) => node(`n${i}`, kind))],
+				edges: chain.map((_, i) => ({ from: i === 0 ? 'start' : `n${i - 1}`, to: `n${i}` }))
+			});
+			slowExecutions = 0;
+			const worker = await engine.startWorker({ concurrency: 1 });
+			const run = await engine.start(workflowId, { v: 1 });
+			const finished = await engine.waitFor(run.id);
+			expect(finished).toMatchObject({ status: 'succeeded', output: { v: 1 } });
+			// Abandoned once where it was to be executed inline, then executed on its own.
+			expect(slowExecutions).toBe(2);
+			expect(worker.commits).toEqual(commits);
+			const steps = Object.values(await engine.steps(run.id));
+			expect(steps.map((step) => [step.status, step.attempt])).toEqual(
+				steps.map(() => ['succeeded', 1])
+			);
+		}
+	);
 
 	it('change nothing when the run moved on since the snapshot (a lease taken over)', async () => {
 		const workflowId = await engine.publish({

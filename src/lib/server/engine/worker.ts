@@ -2,6 +2,7 @@ import { cancelChannel, type RunEventMessage } from '../channels.ts';
 import { publishEvents } from '../bus/run-events.ts';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import type { Database } from '../db/index.ts';
 import {
 	claimDueSteps,
@@ -59,8 +60,10 @@ interface CommitRequest {
 
 // Runs whose latest state this worker knows, for commits decided in memory.
 const maxSnapshots = 10_000;
-// Inline steps one commit executes at most, so that a long chain does not hold up the others.
+// Inline steps one commit executes at most, and the time they may take together, so that a long
+// or slow chain holds up neither the other commits nor a run's creation.
 const maxChain = 16;
+const inlineBudgetMs = 50;
 
 /**
  * Claims due steps from the Postgres queue and executes them, heartbeating their leases. Wakes on
@@ -136,10 +139,12 @@ export class Worker {
 			executeInline: async (graph, snapshot, step, slots) => {
 				const claim = this.#claimFor(graph, slots);
 				if (claim?.inline === undefined) return null;
-				const { result, input } = await executeStep(this.#deps, step, new AbortController().signal);
-				if (result.type !== 'succeeded' || result.usage !== undefined) return null;
+				const deadline = performance.now() + inlineBudgetMs;
+				const executed = await this.#executeInline(step, deadline);
+				if (executed === null) return null;
+				const { input, result } = executed;
 				const plan = await planCommit(snapshot, graph, step, input, result, claim);
-				return plan && this.#chain(plan, graph, slots);
+				return plan && this.#chain(plan, graph, slots, deadline);
 			}
 		};
 		this.#deps = {
@@ -377,23 +382,23 @@ export class Worker {
 		this.#commitQueue = later;
 		const planned: { request: CommitRequest; plan: PlannedCommit }[] = [];
 		try {
-			for (const request of batch) {
-				const snapshot = this.#snapshots.get(request.step.runId);
-				const { step, input, result, claimLimit } = request;
-				const graph = await this.#deps.loadGraph(step.versionId);
-				const plan =
-					snapshot &&
-					(await planCommit(
-						snapshot,
-						graph,
-						step,
-						input,
-						result,
-						this.#claimFor(graph, claimLimit)
-					));
-				if (plan) planned.push({ request, plan: await this.#chain(plan, graph, claimLimit) });
-				else this.#fallBack(request);
-			}
+			// Planned side by side: the inline steps one commit executes do not wait for another's.
+			const deadline = performance.now() + inlineBudgetMs;
+			const plans = await Promise.all(
+				batch.map(async (request) => {
+					const snapshot = this.#snapshots.get(request.step.runId);
+					const { step, input, result, claimLimit } = request;
+					const graph = await this.#deps.loadGraph(step.versionId);
+					const claim = this.#claimFor(graph, claimLimit);
+					const plan = snapshot && (await planCommit(snapshot, graph, step, input, result, claim));
+					if (!plan) {
+						this.#fallBack(request);
+						return null;
+					}
+					return { request, plan: await this.#chain(plan, graph, claimLimit, deadline) };
+				})
+			);
+			for (const entry of plans) if (entry !== null) planned.push(entry);
 			if (planned.length === 0) return;
 			const written = await writeCommits(
 				this.#deps.db,
@@ -447,7 +452,8 @@ export class Worker {
 	async #chain(
 		plan: PlannedCommit,
 		graph: WorkflowGraph,
-		claimLimit: number
+		claimLimit: number,
+		deadline: number
 	): Promise<PlannedCommit> {
 		const claim = this.#claimFor(graph, claimLimit);
 		if (claim?.inline === undefined) return plan;
@@ -455,8 +461,9 @@ export class Worker {
 		for (let depth = 0; depth < maxChain && plan.next !== null; depth += 1) {
 			const step = plan.claimed.find((claimed) => isNodeStep(claimed) && inline(claimed.nodeId));
 			if (step === undefined) break;
-			const { result, input } = await executeStep(this.#deps, step, new AbortController().signal);
-			if (result.type !== 'succeeded' || result.usage !== undefined) break;
+			const executed = await this.#executeInline(step, deadline);
+			if (executed === null) break;
+			const { result, input } = executed;
 			// The slots taken by the steps claimed so far that are not inline are no longer free.
 			const taken = plan.claimed.filter((claimed) => !inline(claimed.nodeId)).length;
 			const next = await planCommit(plan.next, graph, step, input, result, {
@@ -467,6 +474,32 @@ export class Worker {
 			plan = chainCommits(plan, next, step, input, result);
 		}
 		return plan;
+	}
+
+	/**
+	 * Executes an inline step by `deadline` (a performance.now() time): null when it did not simply
+	 * succeed by then. A step that takes longer (an expression can take up to its own time limit)
+	 * is abandoned, to be executed again on its own, so that it holds up no commit.
+	 */
+	async #executeInline(
+		step: ClaimedStep,
+		deadline: number
+	): Promise<{ input: unknown; result: Extract<ExecutionResult, { type: 'succeeded' }> } | null> {
+		const left = deadline - performance.now();
+		if (left <= 0) return null;
+		const controller = new AbortController();
+		const timer = setTimeout(
+			() => controller.abort(new StaleLeaseError('the inline step took too long')),
+			left
+		);
+		try {
+			const { input, result } = await executeStep(this.#deps, step, controller.signal);
+			return result.type === 'succeeded' && result.usage === undefined ? { input, result } : null;
+		} catch {
+			return null;
+		} finally {
+			clearTimeout(timer);
+		}
 	}
 
 	#fallBack(request: CommitRequest): void {
