@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -24,8 +24,10 @@ describe('resolveSecretKey', () => {
 
 	it('gives concurrent first starts the same key', async () => {
 		const config = loadConfig({ DATA_DIR: dataDir });
-		const keys = await Promise.all([1, 2, 3, 4].map(() => resolveSecretKey(config)));
+		const keys = await Promise.all(Array.from({ length: 20 }, () => resolveSecretKey(config)));
 		expect(new Set(keys).size).toBe(1);
+		// No draft is left behind.
+		expect(await readdir(dataDir)).toEqual(['secret.key']);
 	});
 
 	it('prefers AWE_SECRET_KEY and writes nothing', async () => {
