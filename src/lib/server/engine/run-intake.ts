@@ -42,7 +42,9 @@ import {
 // directly (as a commit hands a worker the successors it claims), saving the wake-up and the claim:
 // a run's first real step starts as soon as the run exists. A run whose start is not that simple
 // (its input node is its last, or a successor would be skipped) is created with its input step
-// ready, as before, and a worker takes it from there.
+// ready, as before, and a worker takes it from there. The steps after the input node that are
+// inline (pure and quick, see NodeKind) are executed before the statement, as a commit executes
+// the inline steps it claims (fast-commit.ts): a run made only of them is created finished.
 
 /**
  * A worker of this process that takes the first steps of runs created here. `reserve` holds up to
