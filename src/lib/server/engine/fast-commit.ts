@@ -152,24 +152,19 @@ export async function planCommit(
 }
 
 /**
- * One commit out of two: `first` claims `step` for this worker, which executed it at once (it is
+ * One commit out of two: `first` claims a step for this worker, which executed it at once (it is
  * inline, see NodeKind), and `second` records its result on the run as `first` leaves it. The step
  * goes from its previous status to succeeded in the one statement, with the events of both.
  */
-export function chainCommits(
-	first: PlannedCommit,
-	second: PlannedCommit,
-	step: ClaimedStep,
-	input: unknown,
-	result: { output: unknown; branch?: string }
-): PlannedCommit {
+export function chainCommits(first: PlannedCommit, second: PlannedCommit): PlannedCommit {
+	const { stepId, input, output, branch } = second.row;
 	const changes = new Map(first.changes.map((change) => [change.id, change]));
-	changes.set(step.id, {
-		id: step.id,
+	changes.set(stepId as string, {
+		id: stepId as string,
 		status: 'succeeded',
-		input: input ?? null,
-		output: result.output ?? null,
-		branch: result.branch ?? null
+		input,
+		output,
+		branch: branch as string | null
 	});
 	// A later decision about the same step wins (a step both commits reach).
 	for (const change of second.changes) changes.set(change.id, change);
@@ -185,7 +180,7 @@ export function chainCommits(
 		},
 		changes: [...changes.values()],
 		events,
-		claimed: [...first.claimed.filter((claimed) => claimed.id !== step.id), ...second.claimed],
+		claimed: [...first.claimed.filter((claimed) => claimed.id !== stepId), ...second.claimed],
 		wake: first.wake || second.wake
 	};
 }

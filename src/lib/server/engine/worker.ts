@@ -140,11 +140,8 @@ export class Worker {
 				const claim = this.#claimFor(graph, slots);
 				if (claim?.inline === undefined) return null;
 				const deadline = performance.now() + inlineBudgetMs;
-				const executed = await this.#executeInline(step, deadline);
-				if (executed === null) return null;
-				const { input, result } = executed;
-				const plan = await planCommit(snapshot, graph, step, input, result, claim);
-				return plan && this.#chain(plan, graph, slots, deadline);
+				const plan = await this.#executeAndPlan(snapshot, graph, step, claim, deadline);
+				return plan && this.#chain(plan, graph, claim, deadline);
 			}
 		};
 		this.#deps = {
@@ -395,7 +392,7 @@ export class Worker {
 						this.#fallBack(request);
 						return null;
 					}
-					return { request, plan: await this.#chain(plan, graph, claimLimit, deadline) };
+					return { request, plan: await this.#chain(plan, graph, claim, deadline) };
 				})
 			);
 			for (const entry of plans) if (entry !== null) planned.push(entry);
@@ -452,28 +449,44 @@ export class Worker {
 	async #chain(
 		plan: PlannedCommit,
 		graph: WorkflowGraph,
-		claimLimit: number,
+		claim: ClaimOnCommit | null,
 		deadline: number
 	): Promise<PlannedCommit> {
-		const claim = this.#claimFor(graph, claimLimit);
 		if (claim?.inline === undefined) return plan;
 		const { inline } = claim;
 		for (let depth = 0; depth < maxChain && plan.next !== null; depth += 1) {
 			const step = plan.claimed.find((claimed) => isNodeStep(claimed) && inline(claimed.nodeId));
 			if (step === undefined) break;
-			const executed = await this.#executeInline(step, deadline);
-			if (executed === null) break;
-			const { result, input } = executed;
 			// The slots taken by the steps claimed so far that are not inline are no longer free.
 			const taken = plan.claimed.filter((claimed) => !inline(claimed.nodeId)).length;
-			const next = await planCommit(plan.next, graph, step, input, result, {
-				...claim,
-				limit: Math.max(0, claimLimit - taken)
-			});
+			const limit = Math.max(0, claim.limit - taken);
+			const next = await this.#executeAndPlan(
+				plan.next,
+				graph,
+				step,
+				{ ...claim, limit },
+				deadline
+			);
 			if (next === null) break;
-			plan = chainCommits(plan, next, step, input, result);
+			plan = chainCommits(plan, next);
 		}
 		return plan;
+	}
+
+	/**
+	 * Executes inline `step` and plans recording its result on `snapshot` (see planCommit): null when
+	 * it did not simply succeed by `deadline`, or the snapshot cannot decide it.
+	 */
+	async #executeAndPlan(
+		snapshot: RunSnapshot,
+		graph: WorkflowGraph,
+		step: ClaimedStep,
+		claim: ClaimOnCommit,
+		deadline: number
+	): Promise<PlannedCommit | null> {
+		const executed = await this.#executeInline(step, deadline);
+		if (executed === null) return null;
+		return planCommit(snapshot, graph, step, executed.input, executed.result, claim);
 	}
 
 	/**
