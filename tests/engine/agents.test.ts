@@ -404,6 +404,46 @@ describe('budgets', () => {
 			);
 		}
 	});
+	it('keeps counting what deleted runs spent against the monthly limit', async () => {
+		const { db } = testDb.database;
+		const month = async () =>
+			rows<{ tokens: number; requests: number }>(
+				await db.execute(sql`
+					select tokens::float8 as tokens, requests from model_usage_months
+					where workspace_id = ${engine.workspaceId}
+						and month = date_trunc('month', now() at time zone 'utc')::date
+				`)
+			)[0];
+		fake.script({ kind: 'reply', text: 'Spent.' });
+		const { run } = await runAgent({ providerId: openaiProvider });
+		expect(run.status).toBe('succeeded');
+		const ledgerTotal = rows<{ tokens: number; requests: number }>(
+			await db.execute(sql`
+				select coalesce(sum(input_tokens + output_tokens), 0)::float8 as tokens, count(*)::int as requests
+				from model_usage where workspace_id = ${engine.workspaceId}
+					and created_at >= date_trunc('month', now() at time zone 'utc') at time zone 'utc'
+			`)
+		)[0];
+		const spent = await month();
+		expect(spent).toEqual(ledgerTotal);
+		expect(spent?.tokens).toBeGreaterThan(0);
+		await db.execute(sql`delete from runs where id = ${run.id}`);
+		expect(await month()).toEqual(spent);
+		await db.execute(
+			sql`update workspaces set monthly_token_limit = ${spent?.tokens} where id = ${engine.workspaceId}`
+		);
+		try {
+			const before = fake.requests.length;
+			const again = await runAgent({ providerId: openaiProvider });
+			expect(again.run.status).toBe('failed');
+			expect(again.run.error?.message).toContain("the workspace's monthly token limit");
+			expect(requestsSince(before)).toHaveLength(0);
+		} finally {
+			await db.execute(
+				sql`update workspaces set monthly_token_limit = null where id = ${engine.workspaceId}`
+			);
+		}
+	});
 });
 
 describe('safety', () => {

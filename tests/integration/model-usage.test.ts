@@ -1,8 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { monthSpend, summarize } from '../../src/lib/server/db/model-usage.ts';
-import { modelUsage, runs, workflowVersions } from '../../src/lib/server/db/schema/index.ts';
+import {
+	modelUsage,
+	modelUsageMonths,
+	runs,
+	workflowVersions
+} from '../../src/lib/server/db/schema/index.ts';
 import { getBudget } from '../../src/lib/server/services/usage.ts';
 import { createWorkflow } from '../../src/lib/server/services/workflows.ts';
 import { createWorkspace } from '../../src/lib/server/services/workspaces.ts';
@@ -57,20 +62,43 @@ async function spend(
 	workspace = workspaceId,
 	run = runId
 ) {
-	await ctx.db.insert(modelUsage).values({
-		workspaceId: workspace,
-		runId: run,
-		workflowId: workspace === workspaceId ? workflowId : null,
-		providerKind: 'openai',
-		model: 'gpt-4.1-mini',
-		inputTokens: 1_000,
-		outputTokens: 100,
-		durationMs: 50,
-		costUsd: 0.01,
-		priced: true,
-		createdAt: new Date(at),
-		...values
-	});
+	const [row] = await ctx.db
+		.insert(modelUsage)
+		.values({
+			workspaceId: workspace,
+			runId: run,
+			workflowId: workspace === workspaceId ? workflowId : null,
+			providerKind: 'openai',
+			model: 'gpt-4.1-mini',
+			inputTokens: 1_000,
+			outputTokens: 100,
+			durationMs: 50,
+			costUsd: 0.01,
+			priced: true,
+			createdAt: new Date(at),
+			...values
+		})
+		.returning();
+	if (!row) throw new Error('no ledger row');
+	// The month's running total, added to as the engine's ledger write adds to it.
+	const tokens = row.inputTokens + row.outputTokens;
+	await ctx.db
+		.insert(modelUsageMonths)
+		.values({
+			workspaceId: workspace,
+			month: `${at.slice(0, 7)}-01`,
+			tokens,
+			costUsd: row.costUsd,
+			requests: 1
+		})
+		.onConflictDoUpdate({
+			target: [modelUsageMonths.workspaceId, modelUsageMonths.month],
+			set: {
+				tokens: sql`${modelUsageMonths.tokens} + ${tokens}`,
+				costUsd: sql`${modelUsageMonths.costUsd} + ${row.costUsd}`,
+				requests: sql`${modelUsageMonths.requests} + 1`
+			}
+		});
 }
 
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './index.ts';
-import { modelUsage, workflows } from './schema/index.ts';
+import { modelUsage, modelUsageMonths, workflows } from './schema/index.ts';
 
 /** Totals of a set of ledger rows. Tokens are input plus output (cached input is part of input). */
 export type UsageTotals = {
@@ -42,28 +42,22 @@ export function monthBounds(now: Date): { start: Date; end: Date } {
 
 /**
  * What a workspace has spent on models in `now`'s calendar month (UTC), for its monthly limits:
- * the cost in USD and the tokens (input plus output), summed by the database.
+ * the cost in USD and the tokens (input plus output), from the month's running total (which deleted
+ * runs do not lower).
  */
 export async function monthSpend(
 	db: Db,
 	workspaceId: string,
 	now: Date
 ): Promise<{ costUsd: number; tokens: number }> {
-	const { start, end } = monthBounds(now);
+	const { start } = monthBounds(now);
 	const [row] = await db
-		.select({
-			costUsd: totals.costUsd,
-			tokens:
-				sql<number>`coalesce(sum(${modelUsage.inputTokens} + ${modelUsage.outputTokens}), 0)`.mapWith(
-					Number
-				)
-		})
-		.from(modelUsage)
+		.select({ costUsd: modelUsageMonths.costUsd, tokens: modelUsageMonths.tokens })
+		.from(modelUsageMonths)
 		.where(
 			and(
-				eq(modelUsage.workspaceId, workspaceId),
-				gte(modelUsage.createdAt, start),
-				lt(modelUsage.createdAt, end)
+				eq(modelUsageMonths.workspaceId, workspaceId),
+				eq(modelUsageMonths.month, start.toISOString().slice(0, 10))
 			)
 		);
 	return row ?? { costUsd: 0, tokens: 0 };

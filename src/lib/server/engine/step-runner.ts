@@ -341,29 +341,27 @@ function createLookup(db: Db, step: ClaimedStep): StepLookup {
 		},
 		async spending(scope = step.path) {
 			const below = scope === '' ? '%' : `${scope}/%`;
+			// The run's ledger rows, those of the scope's steps apart; the month from its running total.
 			const result = await db.execute(sql`
-				select
-					(select coalesce(sum(u.input_tokens + u.output_tokens), 0)::float8 from model_usage u
-						join run_steps s on s.id = u.step_id
-						where u.run_id = ${step.runId} and s.node_id = ${step.nodeId} and s.iteration = ${step.iteration}
-							and (s.path = ${scope} or s.path like ${below})) as scope_tokens,
-					(select coalesce(sum(u.cost_usd), 0)::float8 from model_usage u
-						join run_steps s on s.id = u.step_id
-						where u.run_id = ${step.runId} and s.node_id = ${step.nodeId} and s.iteration = ${step.iteration}
-							and (s.path = ${scope} or s.path like ${below})) as scope_cost,
-					(select coalesce(sum(input_tokens + output_tokens), 0)::float8 from model_usage
-						where run_id = ${step.runId}) as run_tokens,
-					(select coalesce(sum(cost_usd), 0)::float8 from model_usage
-						where run_id = ${step.runId}) as run_cost,
-					m.tokens as month_tokens, m.cost as month_cost,
+				select r.*, coalesce(m.tokens, 0)::float8 as month_tokens,
+					coalesce(m.cost_usd, 0)::float8 as month_cost,
 					w.monthly_token_limit::float8 as token_limit, w.monthly_cost_limit_usd as cost_limit
-				from workspaces w,
-					lateral (
-						select coalesce(sum(input_tokens + output_tokens), 0)::float8 as tokens,
-							coalesce(sum(cost_usd), 0)::float8 as cost
-						from model_usage
-						where workspace_id = w.id and created_at >= date_trunc('month', now() at time zone 'utc') at time zone 'utc'
-					) m
+				from workspaces w
+				left join model_usage_months m on m.workspace_id = w.id
+					and m.month = date_trunc('month', now() at time zone 'utc')::date
+				cross join (
+					select
+						coalesce(sum(u.input_tokens + u.output_tokens) filter (where s.id is not null), 0)::float8
+							as scope_tokens,
+						coalesce(sum(u.cost_usd) filter (where s.id is not null), 0)::float8 as scope_cost,
+						coalesce(sum(u.input_tokens + u.output_tokens), 0)::float8 as run_tokens,
+						coalesce(sum(u.cost_usd), 0)::float8 as run_cost
+					from model_usage u
+					left join run_steps s on s.id = u.step_id and s.run_id = u.run_id
+						and s.node_id = ${step.nodeId} and s.iteration = ${step.iteration}
+						and (s.path = ${scope} or s.path like ${below})
+					where u.run_id = ${step.runId}
+				) r
 				where w.id = ${step.workspaceId}
 			`);
 			const row = rows<{
@@ -453,8 +451,6 @@ export async function commitStep(
 			...(step.iteration >= 0 && { iteration: step.iteration }),
 			...(child && { path: step.path, kind: step.kind })
 		};
-		if ((result.type === 'succeeded' || result.type === 'failed') && result.usage?.length)
-			await recordUsage(tx, run, step, result.usage);
 		if (result.type === 'succeeded') {
 			log.add(run.id, run.workspace_id, {
 				...at,
@@ -521,6 +517,9 @@ export async function commitStep(
 			const fresh = snapshot === null || result.type === 'wait' ? made : snapshot;
 			await settleRun(tx, run, graph, log, fresh);
 		}
+		// Last, so the workspace's month row is locked only for the moment before the commit.
+		if ((result.type === 'succeeded' || result.type === 'failed') && result.usage?.length)
+			await recordUsage(tx, run, step, result.usage);
 		return { events: await log.write(tx), claimed };
 	});
 }
@@ -616,7 +615,7 @@ async function iterationFinished(
 
 /**
  * Writes the step's model requests to the cost ledger, priced by the price table as it stands now
- * (a model without a price costs 0 and is marked unpriced).
+ * (a model without a price costs 0 and is marked unpriced), and adds them to the workspace's month.
  */
 async function recordUsage(
 	tx: Db,
@@ -625,6 +624,7 @@ async function recordUsage(
 	usage: ModelUsageRecord[]
 ): Promise<void> {
 	await tx.execute(sql`
+		with recorded as (
 		insert into model_usage (workspace_id, run_id, step_id, workflow_id, provider_id, provider_kind, model,
 			input_tokens, output_tokens, cached_input_tokens, duration_ms, cost_usd, priced)
 		select ${run.workspace_id}::uuid, ${run.id}::uuid, ${step.id}::uuid, ${run.workflow_id}::uuid,
@@ -637,5 +637,13 @@ async function recordUsage(
 		from jsonb_to_recordset(${JSON.stringify(usage)}::jsonb) as u("providerId" uuid, "providerKind" text,
 			model text, "inputTokens" int, "outputTokens" int, "cachedInputTokens" int, "durationMs" int)
 		left join model_prices p on p.provider_kind = u."providerKind" and p.model = u.model
+		returning workspace_id, created_at, input_tokens + output_tokens as tokens, cost_usd
+		)
+		insert into model_usage_months as m (workspace_id, month, tokens, cost_usd, requests)
+		select workspace_id, date_trunc('month', created_at at time zone 'utc')::date, sum(tokens),
+			sum(cost_usd), count(*)
+		from recorded group by 1, 2
+		on conflict (workspace_id, month) do update set tokens = m.tokens + excluded.tokens,
+			cost_usd = m.cost_usd + excluded.cost_usd, requests = m.requests + excluded.requests
 	`);
 }

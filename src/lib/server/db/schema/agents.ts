@@ -1,12 +1,15 @@
 import { sql } from 'drizzle-orm';
 import {
+	bigint,
 	boolean,
+	date,
 	doublePrecision,
 	index,
 	integer,
 	json,
 	jsonb,
 	pgTable,
+	primaryKey,
 	text,
 	timestamp,
 	uniqueIndex,
@@ -148,3 +151,25 @@ export const modelUsage = pgTable(
 );
 
 export type ModelUsage = typeof modelUsage.$inferSelect;
+
+/**
+ * A workspace's model spending per calendar month (UTC), added to in the statement that writes the
+ * ledger rows: what the monthly limits are checked against, in one row read rather than a sum over
+ * the month's requests. Deleting runs or workflows (whose ledger rows go with them) spends nothing
+ * back.
+ */
+export const modelUsageMonths = pgTable(
+	'model_usage_months',
+	{
+		workspaceId: uuid('workspace_id')
+			.notNull()
+			.references(() => workspaces.id, { onDelete: 'cascade' }),
+		/** The first day of the month. */
+		month: date('month').notNull(),
+		/** Input plus output tokens. */
+		tokens: bigint('tokens', { mode: 'number' }).notNull(),
+		costUsd: doublePrecision('cost_usd').notNull(),
+		requests: integer('requests').notNull()
+	},
+	(table) => [primaryKey({ columns: [table.workspaceId, table.month] })]
+);
