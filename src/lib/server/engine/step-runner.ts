@@ -22,8 +22,8 @@ import {
 	type StepLookup,
 	type StepOutcome
 } from './kinds/types.ts';
-import { claimChildWork } from './child-claims.ts';
-import { childFinished, createChildren, parentPath } from './children.ts';
+import { childFinished, claimedChildren, createChildren, type ChildWork } from './child-claims.ts';
+import { parentPath } from './children.ts';
 import {
 	EventLog,
 	applyWaitEffect,
@@ -434,19 +434,16 @@ export async function commitStep(
 					: undefined;
 		// Child work this commit makes due is claimed for this worker while slots are free.
 		let childWorkDue = false;
-		const claimDue = async (paths: string[]) => {
-			if (paths.length > 0) childWorkDue = true;
-			const left = claim === null ? null : { ...claim, limit: claim.limit - claimed.length };
-			claimed = [
-				...claimed,
-				...(await claimChildWork(tx, run, step, paths, left, await finished(), log))
-			];
+		const claimLeft = () =>
+			claim === null ? null : { ...claim, limit: claim.limit - claimed.length };
+		const adopt = async (work: ChildWork) => {
+			if (work.due === 0) return;
+			childWorkDue = true;
+			const outputs = work.claimed.length > 0 ? await finished() : undefined;
+			claimed = [...claimed, ...claimedChildren(run, work, outputs, log)];
 		};
 		// A child's parent decides what its result means, woken when the last child finished.
-		const wakeParent = async () => {
-			const parent = await childFinished(tx, step);
-			if (parent !== null) await claimDue([parent]);
-		};
+		const wakeParent = async () => adopt(await childFinished(tx, step, claimLeft()));
 		const iteration = {
 			...(step.iteration >= 0 && { iteration: step.iteration }),
 			...(child && { path: step.path, kind: step.kind })
@@ -459,7 +456,7 @@ export async function commitStep(
 			});
 			if (child && result.siblings?.length) {
 				const parent = { ...step, path: parentPath(step.path) };
-				await claimDue(await createChildren(tx, run, parent, result.siblings));
+				await adopt(await createChildren(tx, run, parent, result.siblings, claimLeft()));
 			}
 			if (child) await wakeParent();
 			else if (step.iteration >= 0) await iterationFinished(tx, step, false, log);
@@ -476,7 +473,7 @@ export async function commitStep(
 			// Effects are idempotent: a step may ask for one each time it parks (a tool call first
 			// for an approval, then for a child run), and asking again changes nothing.
 			if (result.effect?.type === 'children') {
-				await claimDue(await createChildren(tx, run, step, result.effect.children));
+				await adopt(await createChildren(tx, run, step, result.effect.children, claimLeft()));
 			} else if (result.effect) {
 				const problem = await applyWaitEffect(tx, run, step, result.effect, graph, log);
 				if (problem !== null) {
