@@ -83,10 +83,6 @@ export interface ResolvedTool extends DeclaredTool {
 
 /** One model request, as the agent loop asks for it. */
 export interface ModelTurnRequest {
-	workspaceId: string;
-	providerId: string;
-	/** The provider's default model when null. */
-	model: string | null;
 	system: string;
 	messages: ModelMessage[];
 	tools: DeclaredTool[];
@@ -107,6 +103,28 @@ export interface ModelTurnResult {
 	model: string;
 }
 
+export interface TurnModel {
+	/**
+	 * One streamed model request. Provider failures are thrown as StepFailure (retryable for rate
+	 * limits, timeouts and server errors).
+	 */
+	call(request: ModelTurnRequest): Promise<ModelTurnResult>;
+}
+
+/**
+ * Awaits independent work side by side (each a database round trip or more) and throws the first
+ * failure in the order given, whichever finished first: a budget exceeded is reported as such even
+ * when the provider is gone too.
+ */
+export async function together<T extends readonly unknown[]>(work: {
+	[K in keyof T]: Promise<T[K]>;
+}): Promise<T> {
+	const settled = await Promise.allSettled(work);
+	const failed = settled.find((result) => result.status === 'rejected');
+	if (failed !== undefined) throw failed.reason;
+	return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 /** Where a tool call runs: for a run's step, on behalf of the run's owner. */
 export interface ToolCallContext {
 	runId: string;
@@ -119,10 +137,10 @@ export interface ToolCallContext {
 /** What the agent kinds need from the rest of the system, given by the composition root. */
 export interface AgentDeps {
 	/**
-	 * One streamed model request. Provider failures are thrown as StepFailure (retryable for rate
-	 * limits, timeouts and server errors).
+	 * A workspace's provider ready for requests to `model` (its default when null): the record and
+	 * its API key looked up, or StepFailure when they are gone.
 	 */
-	callTurn(request: ModelTurnRequest): Promise<ModelTurnResult>;
+	openModel(workspaceId: string, providerId: string, model: string | null): Promise<TurnModel>;
 	loadAgent(workspaceId: string, agentId: string): Promise<SavedAgentSpec | null>;
 	/** The tools the references name, as the model will see them; StepFailure when one is gone. */
 	resolveTools(workspaceId: string, refs: AgentTool[]): Promise<ResolvedTool[]>;
@@ -374,12 +392,14 @@ function turnKind(deps: AgentDeps): NodeKind<AgentConfig> {
 		async execute(context) {
 			const input = context.input as TurnInput;
 			const agentPath = parentPath(context.path);
-			await checkBudgets(context, input.limits, agentPath);
-			const journaled = await context.lookup.children(agentPath);
-			const result = await deps.callTurn({
-				workspaceId: context.workspaceId,
-				providerId: input.providerId,
-				model: input.model,
+			// The budgets, the journal and the provider are read side by side; nothing is sent before
+			// all three are known.
+			const [, journaled, model] = await together([
+				checkBudgets(context, input.limits, agentPath),
+				context.lookup.children(agentPath),
+				deps.openModel(context.workspaceId, input.providerId, input.model)
+			] as const);
+			const result = await model.call({
 				system: input.system,
 				messages: conversationFor(input.opening, journaled, input.turn, input.repair),
 				tools: input.tools.map(({ name, description, inputSchema }) => ({

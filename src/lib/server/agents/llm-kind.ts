@@ -3,7 +3,13 @@ import { z } from 'zod';
 import { modelNameSchema, outputSchemaSchema } from '../../schemas/agents.ts';
 import { renderForStep } from '../engine/kinds/step-expressions.ts';
 import { StepFailure, type ModelUsageRecord, type NodeKind } from '../engine/kinds/types.ts';
-import { promptProblems, schemaProblems, usageRecord, type AgentDeps } from './agent-kinds.ts';
+import {
+	promptProblems,
+	schemaProblems,
+	together,
+	usageRecord,
+	type AgentDeps
+} from './agent-kinds.ts';
 import { checkBudgets } from './budgets.ts';
 import { checkAnswer } from './structured-output.ts';
 
@@ -48,17 +54,13 @@ export function createLlmKind(deps: AgentDeps): NodeKind<LlmConfig> {
 			const usage: ModelUsageRecord[] = [];
 			const limits = { maxTokens: config.maxTokens, maxCostUsd: config.maxCostUsd };
 			for (let attempt = 0; ; attempt += 1) {
-				try {
-					await checkBudgets(context, limits, context.path);
-				} catch (error) {
-					throw usage.length === 0 ? error : withUsage(error, usage);
-				}
 				let result;
 				try {
-					result = await deps.callTurn({
-						workspaceId: context.workspaceId,
-						providerId: config.providerId,
-						model: config.model ?? null,
+					const [, model] = await together([
+						checkBudgets(context, limits, context.path),
+						deps.openModel(context.workspaceId, config.providerId, config.model ?? null)
+					] as const);
+					result = await model.call({
 						system,
 						messages,
 						tools: [],

@@ -14,7 +14,7 @@ import { createLlmKind } from '../agents/llm-kind.ts';
 import type { AnyNodeKind } from '../engine/kinds/types.ts';
 import { createGuardedFetch } from '../outbound/guarded-fetch.ts';
 import type { GuardedHttp } from '../outbound/guarded-http.ts';
-import { createTurnCaller } from './model-turns.ts';
+import { createModelOpener } from './model-turns.ts';
 import { applyCredential, credentialSecrets } from '../credentials/apply.ts';
 import * as agents from '../db/agents.ts';
 import type { Db } from '../db/index.ts';
@@ -197,13 +197,13 @@ async function runTool(
 	}
 }
 
-/** The agent kinds' dependencies, for the composition root; `callTurn` is the model client. */
+/** The agent kinds' dependencies, for the composition root; `openModel` is the model client. */
 export function createAgentDeps(
 	ctx: AgentRuntimeContext,
-	callTurn: AgentDeps['callTurn']
+	openModel: AgentDeps['openModel']
 ): AgentDeps {
 	return {
-		callTurn,
+		openModel,
 		loadAgent: (workspaceId, agentId) => loadAgent(ctx.db, workspaceId, agentId),
 		resolveTools: (workspaceId, refs) => resolveTools(ctx, workspaceId, refs),
 		authorize: (runId) => authorizeOwner(ctx.db, runId),
@@ -216,11 +216,11 @@ export function createAgentDeps(
  * and to the model providers through the guarded client.
  */
 export function agentKinds(ctx: AgentRuntimeContext & { http: GuardedHttp }): AnyNodeKind[] {
-	const callTurn = createTurnCaller({
+	const openModel = createModelOpener({
 		db: ctx.db,
 		lookupCredential: ctx.lookupCredential,
 		fetch: createGuardedFetch(ctx.http)
 	});
-	const deps = createAgentDeps(ctx, callTurn);
+	const deps = createAgentDeps(ctx, openModel);
 	return [...createAgentKinds(deps), createLlmKind(deps)];
 }

@@ -64,55 +64,54 @@ export async function providerAccess(
 	};
 }
 
-/** `callTurn` of the agent kinds. */
-export function createTurnCaller(ctx: ModelTurnsContext): AgentDeps['callTurn'] {
-	return async (request) => {
-		const { row, config, access } = await providerAccess(
-			ctx,
-			request.workspaceId,
-			request.providerId,
-			request.model
-		);
+/** `openModel` of the agent kinds. */
+export function createModelOpener(ctx: ModelTurnsContext): AgentDeps['openModel'] {
+	return async (workspaceId, providerId, modelName) => {
+		const { row, config, access } = await providerAccess(ctx, workspaceId, providerId, modelName);
 		const model = createLanguageModel(config, access);
-		try {
-			const result = await callModelTurn({
-				model,
-				...(request.system !== '' && { system: request.system }),
-				messages: request.messages,
-				tools: request.tools.map((tool) => ({
-					name: tool.name,
-					description: tool.description,
-					inputSchema: tool.inputSchema as JSONSchema7
-				})),
-				...(request.outputSchema !== null && {
-					outputSchema: request.outputSchema as JSONSchema7
-				}),
-				...(request.temperature !== null && { temperature: request.temperature }),
-				signal: request.signal,
-				onTextDelta: request.onTextDelta,
-				limits: {
-					timeoutMs: row.timeoutMs,
-					concurrency: row.concurrency,
-					concurrencyKey: row.id
+		return {
+			async call(request) {
+				try {
+					const result = await callModelTurn({
+						model,
+						...(request.system !== '' && { system: request.system }),
+						messages: request.messages,
+						tools: request.tools.map((tool) => ({
+							name: tool.name,
+							description: tool.description,
+							inputSchema: tool.inputSchema as JSONSchema7
+						})),
+						...(request.outputSchema !== null && {
+							outputSchema: request.outputSchema as JSONSchema7
+						}),
+						...(request.temperature !== null && { temperature: request.temperature }),
+						signal: request.signal,
+						onTextDelta: request.onTextDelta,
+						limits: {
+							timeoutMs: row.timeoutMs,
+							concurrency: row.concurrency,
+							concurrencyKey: row.id
+						}
+					});
+					return {
+						text: result.text,
+						toolCalls: result.toolCalls,
+						usage: result.usage,
+						finishReason: result.finishReason,
+						durationMs: result.durationMs,
+						providerId: row.id,
+						providerKind: row.kind,
+						model: config.model
+					};
+				} catch (error) {
+					if (request.signal.aborted) throw request.signal.reason;
+					if (error instanceof ModelCallError)
+						throw new StepFailure(`model_${error.code}`, error.message, {
+							retryable: error.retryable
+						});
+					throw error;
 				}
-			});
-			return {
-				text: result.text,
-				toolCalls: result.toolCalls,
-				usage: result.usage,
-				finishReason: result.finishReason,
-				durationMs: result.durationMs,
-				providerId: row.id,
-				providerKind: row.kind,
-				model: config.model
-			};
-		} catch (error) {
-			if (request.signal.aborted) throw request.signal.reason;
-			if (error instanceof ModelCallError)
-				throw new StepFailure(`model_${error.code}`, error.message, {
-					retryable: error.retryable
-				});
-			throw error;
-		}
+			}
+		};
 	};
 }

@@ -89,6 +89,20 @@ describe('tool registry', () => {
 		expect(time.local).toMatch(/^\d{4}-\d{2}-\d{2}, \d{2}:\d{2}:\d{2}$/);
 	});
 
+	it('current_time answers in each zone asked for, also after many others', async () => {
+		const tool = registry.get('current_time')!;
+		// Hours ahead of UTC all year (no daylight saving time).
+		const offsetOf = async (timeZone: string) => {
+			const time = (await tool.execute(context(), { timeZone })) as { utc: string; local: string };
+			return (Number(time.local.slice(12, 14)) - new Date(time.utc).getUTCHours() + 24) % 24;
+		};
+		expect(await offsetOf('Asia/Tokyo')).toBe(9);
+		for (const zone of Intl.supportedValuesOf('timeZone').slice(0, 100)) await offsetOf(zone);
+		expect(await offsetOf('Asia/Tokyo')).toBe(9);
+		expect(await offsetOf('Pacific/Honolulu')).toBe(14);
+		await expect(offsetOf('Mars/Olympus')).rejects.toBeInstanceOf(ToolError);
+	});
+
 	it('custom tools: sandboxed code behind the user’s input schema', async () => {
 		const tool = customTool(
 			{

@@ -197,21 +197,34 @@ export function builtInTools(deps: BuiltInToolDeps): Tool[] {
 			async run(_context, input) {
 				const now = new Date();
 				const timeZone = input.timeZone ?? 'UTC';
-				let local: string;
-				try {
-					local = new Intl.DateTimeFormat('en-CA', {
-						timeZone,
-						dateStyle: 'short',
-						timeStyle: 'medium',
-						hourCycle: 'h23'
-					}).format(now);
-				} catch {
-					throw new ToolError('invalid_input', `Unknown time zone "${timeZone}".`);
-				}
-				return { utc: now.toISOString(), timeZone, local };
+				return { utc: now.toISOString(), timeZone, local: localTime(timeZone).format(now) };
 			}
 		})
 	];
+}
+
+// Making a formatter costs far more than using one: the zones asked for recently keep theirs.
+const formatters = new Map<string, Intl.DateTimeFormat>();
+const formattersKept = 64;
+
+function localTime(timeZone: string): Intl.DateTimeFormat {
+	let formatter = formatters.get(timeZone);
+	if (formatter === undefined) {
+		try {
+			formatter = new Intl.DateTimeFormat('en-CA', {
+				timeZone,
+				dateStyle: 'short',
+				timeStyle: 'medium',
+				hourCycle: 'h23'
+			});
+		} catch {
+			throw new ToolError('invalid_input', `Unknown time zone "${timeZone}".`);
+		}
+		if (formatters.size >= formattersKept)
+			formatters.delete(formatters.keys().next().value as string);
+	} else formatters.delete(timeZone);
+	formatters.set(timeZone, formatter);
+	return formatter;
 }
 
 /** A tool a user wrote: sandboxed code with an input schema. */
