@@ -341,6 +341,8 @@ function agentKind(deps: AgentDeps): NodeKind<AgentConfig> {
 		configSchema: agentConfigSchema,
 		branches: () => 'none',
 		checkConfig: (config) => [...promptProblems(config), ...schemaProblems(config.outputSchema)],
+		// Its templates are rendered when it starts; woken, it reads only its journal.
+		readsOutputs: (state) => state === null,
 		execute: (context, config) =>
 			context.state === null ? startAgent(deps, context, config) : continueAgent(context)
 	};
@@ -388,6 +390,7 @@ function turnKind(deps: AgentDeps): NodeKind<AgentConfig> {
 		description: "One model request of an agent's loop.",
 		configSchema: agentConfigSchema,
 		childOnly: true,
+		readsOutputs: () => false,
 		branches: () => 'none',
 		async execute(context) {
 			const input = context.input as TurnInput;
@@ -529,6 +532,7 @@ function toolKind(deps: AgentDeps): NodeKind<AgentConfig> {
 		description: "One tool call of an agent's loop.",
 		configSchema: agentConfigSchema,
 		childOnly: true,
+		readsOutputs: () => false,
 		branches: () => 'none',
 		execute: (context) => callTool(deps, context, context.input as ToolCallInput)
 	};

@@ -17,7 +17,9 @@ import type { KindRegistry, WorkflowGraph } from './definition.ts';
 import {
 	StepFailure,
 	type ChildStep,
+	type AnyNodeKind,
 	type ModelUsageRecord,
+	type StepContext,
 	type StepLogEntry,
 	type StepLookup,
 	type StepOutcome
@@ -124,11 +126,11 @@ async function executeNode(
 	}
 	// Nothing can have finished before a run's input node.
 	const isFirst = step.nodeId === graph.inputNodeId && isNodeStep(step);
+	const readsOutputs = readsOutputsOf(kind, step);
 	const finished = new Map(
-		(step.finished ?? (isFirst ? [] : await succeededOutputs(deps.db, step.runId))).map((row) => [
-			row.nodeId,
-			row
-		])
+		(
+			step.finished ?? (isFirst || !readsOutputs ? [] : await succeededOutputs(deps.db, step.runId))
+		).map((row) => [row.nodeId, row])
 	);
 	const input = step.input ?? stepInputFor(graph, step.nodeId, step.runInput, finished);
 	const policy = retryPolicyOf(node);
@@ -183,7 +185,9 @@ async function executeNode(
 					attempt: step.attempt,
 					idempotencyKey: idempotencyKeyOf(step),
 					input,
-					data: { input: step.runInput, steps },
+					data: readsOutputs
+						? { input: step.runInput, steps }
+						: withoutOutputs(step.runInput, kind),
 					budget: graph.definition.budget ?? null,
 					state: step.state,
 					signal: controller.signal,
@@ -227,6 +231,26 @@ async function executeNode(
 		deps.deltas?.push(streamTarget, streamed.end());
 		deps.deltas?.end(step.id);
 	}
+}
+
+/** Whether executing `step` reads the outputs of the run's finished nodes (see NodeKind). */
+export function readsOutputsOf(
+	kind: Pick<AnyNodeKind, 'readsOutputs'> | undefined,
+	step: Pick<ClaimedStep, 'state'>
+): boolean {
+	return kind?.readsOutputs?.(step.state) ?? true;
+}
+
+/** The run's data for a kind that said it would not read the node outputs: reading them throws. */
+function withoutOutputs(input: unknown, kind: AnyNodeKind): StepContext['data'] {
+	return {
+		input,
+		get steps(): never {
+			throw new Error(
+				`Node kind "${kind.kind}" said this execution reads no node outputs, but it read them.`
+			);
+		}
+	};
 }
 
 /**
@@ -422,7 +446,11 @@ export async function commitStep(
 		// Read after the run lock: every commit of this run before ours is visible. With a claim,
 		// the outputs come along for the steps it may take. A map iteration or a child step decides
 		// nothing from the run's other steps: only the node outputs, for the steps it may claim.
-		const snapshot = isNodeStep(step) ? await loadSteps(tx, run.id, claim !== null) : null;
+		// A step that parks decides nothing from the run's other steps.
+		const snapshot =
+			isNodeStep(step) && result.type !== 'wait'
+				? await loadSteps(tx, run.id, claim !== null)
+				: null;
 		let claimed: ClaimedStep[] = [];
 		const child = step.path !== '';
 		let outputs: FinishedStep[] | undefined;
@@ -439,7 +467,9 @@ export async function commitStep(
 		const adopt = async (work: ChildWork) => {
 			if (work.due === 0) return;
 			childWorkDue = true;
-			const outputs = work.claimed.length > 0 ? await finished() : undefined;
+			// Steps that will not read them get none: they are not loaded for them.
+			const reading = work.claimed.some((row) => readsOutputsOf(deps.kinds.get(row.kind), row));
+			const outputs = reading ? await finished() : undefined;
 			claimed = [...claimed, ...claimedChildren(run, work, outputs, log)];
 		};
 		// A child's parent decides what its result means, woken when the last child finished.
@@ -454,12 +484,22 @@ export async function commitStep(
 				type: 'step.succeeded',
 				data: { ...iteration, branch: result.branch ?? null }
 			});
-			if (child && result.siblings?.length) {
-				const parent = { ...step, path: parentPath(step.path) };
-				await adopt(await createChildren(tx, run, parent, result.siblings, claimLeft()));
-			}
-			if (child) await wakeParent();
-			else if (step.iteration >= 0) await iterationFinished(tx, step, false, log);
+			// Siblings it created are still to do, so the parent cannot be woken yet; siblings that
+			// were there already (the step ran before) may all be finished.
+			const siblings =
+				child && result.siblings?.length
+					? await createChildren(
+							tx,
+							run,
+							{ ...step, path: parentPath(step.path) },
+							result.siblings,
+							claimLeft()
+						)
+					: null;
+			if (siblings !== null) await adopt(siblings);
+			if (child) {
+				if ((siblings?.due ?? 0) === 0) await wakeParent();
+			} else if (step.iteration >= 0) await iterationFinished(tx, step, false, log);
 			else {
 				const steps = snapshot ?? undefined;
 				claimed = await propagate(tx, run, graph, step.nodeId, log, { steps, claim });

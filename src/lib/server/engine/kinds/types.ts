@@ -179,6 +179,12 @@ export interface NodeKind<Config = unknown> {
 	 * may execute it there and record both in that one commit (see engine/fast-commit.ts).
 	 */
 	inline?: boolean;
+	/**
+	 * Whether an execution with this state reads `data.steps` (the outputs of the run's finished
+	 * nodes). When it says no they are not loaded, and reading them throws. Every execution reads
+	 * them when absent.
+	 */
+	readsOutputs?(state: Record<string, unknown> | null): boolean;
 	/** How many outgoing edges the node may have (the `output` node has none). */
 	maxOutgoing?: number;
 	/** Checks beyond the schema, such as expressions that must compile. */
