@@ -718,6 +718,42 @@ describe('agents in context', () => {
 		expect(run.output).toBe('I cannot do that.');
 		expect(JSON.stringify(requestsSince(before)[1]?.body)).toContain('There is no tool named');
 	});
+
+	it('decides its next turn in the commit of the tool call that finished last', async () => {
+		fake.script(
+			{ kind: 'reply', toolCalls: [{ name: 'current_time', arguments: {} }] },
+			{ kind: 'reply', text: 'Noon.' }
+		);
+		const { run } = await runAgent({
+			providerId: openaiProvider,
+			tools: [{ type: 'builtin', name: 'current_time' }]
+		});
+		expect(run.status).toBe('succeeded');
+		// Each event row is written once, by the transaction of the commit it records.
+		const events = rows<{ tx: string; type: string; path: string | null; resumed: boolean | null }>(
+			await testDb.database.db.execute(sql`
+				select xmin::text as tx, type, data->>'path' as path, (data->>'resumed')::boolean as resumed
+				from run_events where run_id = ${run.id} and node_id = 'agent' order by seq
+			`)
+		);
+		const txOf = (type: string, path: string | null, resumed?: boolean) => {
+			const found = events.filter(
+				(event) =>
+					event.type === type &&
+					event.path === path &&
+					(resumed === undefined || event.resumed === resumed)
+			);
+			expect(found, `${type} of ${path ?? 'the agent step'}`).toHaveLength(1);
+			return found[0]?.tx;
+		};
+		// The tool call's result, the agent woken, parked again and turn 1 started: one commit.
+		const toolCommit = txOf('step.succeeded', 't0.c0');
+		const resumed = events.filter((event) => event.type === 'step.started' && event.resumed);
+		expect(resumed.map((event) => event.tx)).toEqual([toolCommit, txOf('step.succeeded', 't1')]);
+		expect(txOf('step.started', 't1')).toBe(toolCommit);
+		// Turn 1's answer and the agent step's success: one commit too.
+		expect(txOf('step.succeeded', null)).toBe(txOf('step.succeeded', 't1'));
+	});
 });
 
 describe('tool calls act for the run owner', () => {

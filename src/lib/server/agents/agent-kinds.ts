@@ -343,6 +343,7 @@ function agentKind(deps: AgentDeps): NodeKind<AgentConfig> {
 		checkConfig: (config) => [...promptProblems(config), ...schemaProblems(config.outputSchema)],
 		// Its templates are rendered when it starts; woken, it reads only its journal.
 		readsOutputs: (state) => state === null,
+		resumeInline: true,
 		execute: (context, config) =>
 			context.state === null ? startAgent(deps, context, config) : continueAgent(context)
 	};

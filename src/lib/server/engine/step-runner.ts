@@ -421,144 +421,185 @@ export async function commitStep(
 	claim: ClaimOnCommit | null = null
 ): Promise<{ events: RunEventMessage[]; claimed: ClaimedStep[] }> {
 	const graph = await deps.loadGraph(step.versionId);
-	const node = nodeForStep(graph, step);
 	return deps.db.transaction(async (tx) => {
-		const fenced = await lockRunAndFence(
-			tx,
-			step,
-			input,
-			result,
-			node ? retryPolicyOf(node) : null,
-			deps
-		);
-		if (fenced === null) throw new StaleLeaseError('the run has ended');
-		const { run, set } = fenced;
-		if (set === 'stale') throw new StaleLeaseError('the lease was taken over');
 		const log = new EventLog();
-		const at = { stepId: step.id, nodeId: step.nodeId };
-		if (result.logs?.length) {
-			log.add(run.id, run.workspace_id, {
-				...at,
-				type: 'step.logs',
-				data: { entries: result.logs }
-			});
-		}
-		// Read after the run lock: every commit of this run before ours is visible. With a claim,
-		// the outputs come along for the steps it may take. A map iteration or a child step decides
-		// nothing from the run's other steps: only the node outputs, for the steps it may claim.
-		// A step that parks decides nothing from the run's other steps.
-		const snapshot =
-			isNodeStep(step) && result.type !== 'wait'
-				? await loadSteps(tx, run.id, claim !== null)
+		const claimed = await record(tx, deps, graph, step, input, result, claim, log);
+		return { events: await log.write(tx), claimed };
+	});
+}
+
+/**
+ * A woken parent whose kind resumes inline is executed at once, within the commit of the child
+ * that woke it, and its result recorded there too: one commit, and no other worker's claim, per
+ * decision it makes between its children.
+ */
+async function resumeInline(
+	tx: Db,
+	deps: StepRunnerDeps,
+	graph: WorkflowGraph,
+	parent: ClaimedStep,
+	claim: ClaimOnCommit | null,
+	log: EventLog
+): Promise<ClaimedStep[]> {
+	// Its lookups read this transaction: the child's result is not committed yet.
+	const inTx = { ...deps, db: tx };
+	const { result, input } = await executeStep(inTx, parent, new AbortController().signal);
+	return record(tx, deps, graph, parent, input, result, claim, log);
+}
+
+/** Whether a claimed step is a parent woken by its children that its kind resumes inline. */
+function resumesInline(deps: StepRunnerDeps, step: ClaimedStep): boolean {
+	return step.claimedFrom === 'waiting' && deps.kinds.get(step.kind)?.resumeInline === true;
+}
+
+/** commitStep's work within its transaction; returns the steps claimed for the worker. */
+async function record(
+	tx: Db,
+	deps: StepRunnerDeps,
+	graph: WorkflowGraph,
+	step: ClaimedStep,
+	input: unknown,
+	result: ExecutionResult,
+	claim: ClaimOnCommit | null,
+	log: EventLog
+): Promise<ClaimedStep[]> {
+	const node = nodeForStep(graph, step);
+	const fenced = await lockRunAndFence(
+		tx,
+		step,
+		input,
+		result,
+		node ? retryPolicyOf(node) : null,
+		deps
+	);
+	if (fenced === null) throw new StaleLeaseError('the run has ended');
+	const { run, set } = fenced;
+	if (set === 'stale') throw new StaleLeaseError('the lease was taken over');
+	const at = { stepId: step.id, nodeId: step.nodeId };
+	if (result.logs?.length) {
+		log.add(run.id, run.workspace_id, {
+			...at,
+			type: 'step.logs',
+			data: { entries: result.logs }
+		});
+	}
+	// Read after the run lock: every commit of this run before ours is visible. With a claim,
+	// the outputs come along for the steps it may take. A map iteration or a child step decides
+	// nothing from the run's other steps: only the node outputs, for the steps it may claim.
+	// A step that parks decides nothing from the run's other steps.
+	const snapshot =
+		isNodeStep(step) && result.type !== 'wait' ? await loadSteps(tx, run.id, claim !== null) : null;
+	let claimed: ClaimedStep[] = [];
+	const child = step.path !== '';
+	let outputs: FinishedStep[] | undefined;
+	const finished = async () =>
+		snapshot === null
+			? (outputs ??= await succeededOutputs(tx, run.id))
+			: snapshot.withOutputs
+				? finishedSteps(snapshot.all)
+				: undefined;
+	// Child work this commit makes due is claimed for this worker while slots are free.
+	let childWorkDue = false;
+	const claimLeft = () =>
+		claim === null ? null : { ...claim, limit: claim.limit - claimed.length };
+	const adopt = async (work: ChildWork) => {
+		if (work.due === 0) return;
+		childWorkDue = true;
+		// Steps that will not read them get none: they are not loaded for them.
+		const reading = work.claimed.some((row) => readsOutputsOf(deps.kinds.get(row.kind), row));
+		const outputs = reading ? await finished() : undefined;
+		claimed = [...claimed, ...claimedChildren(run, work, outputs, log)];
+	};
+	// A child's parent decides what its result means, woken when the last child finished.
+	const wakeParent = async () => adopt(await childFinished(tx, step, claimLeft()));
+	const iteration = {
+		...(step.iteration >= 0 && { iteration: step.iteration }),
+		...(child && { path: step.path, kind: step.kind })
+	};
+	if (result.type === 'succeeded') {
+		log.add(run.id, run.workspace_id, {
+			...at,
+			type: 'step.succeeded',
+			data: { ...iteration, branch: result.branch ?? null }
+		});
+		// Siblings it created are still to do, so the parent cannot be woken yet; siblings that
+		// were there already (the step ran before) may all be finished.
+		const siblings =
+			child && result.siblings?.length
+				? await createChildren(
+						tx,
+						run,
+						{ ...step, path: parentPath(step.path) },
+						result.siblings,
+						claimLeft()
+					)
 				: null;
-		let claimed: ClaimedStep[] = [];
-		const child = step.path !== '';
-		let outputs: FinishedStep[] | undefined;
-		const finished = async () =>
-			snapshot === null
-				? (outputs ??= await succeededOutputs(tx, run.id))
-				: snapshot.withOutputs
-					? finishedSteps(snapshot.all)
-					: undefined;
-		// Child work this commit makes due is claimed for this worker while slots are free.
-		let childWorkDue = false;
-		const claimLeft = () =>
-			claim === null ? null : { ...claim, limit: claim.limit - claimed.length };
-		const adopt = async (work: ChildWork) => {
-			if (work.due === 0) return;
-			childWorkDue = true;
-			// Steps that will not read them get none: they are not loaded for them.
-			const reading = work.claimed.some((row) => readsOutputsOf(deps.kinds.get(row.kind), row));
-			const outputs = reading ? await finished() : undefined;
-			claimed = [...claimed, ...claimedChildren(run, work, outputs, log)];
-		};
-		// A child's parent decides what its result means, woken when the last child finished.
-		const wakeParent = async () => adopt(await childFinished(tx, step, claimLeft()));
-		const iteration = {
-			...(step.iteration >= 0 && { iteration: step.iteration }),
-			...(child && { path: step.path, kind: step.kind })
-		};
-		if (result.type === 'succeeded') {
-			log.add(run.id, run.workspace_id, {
-				...at,
-				type: 'step.succeeded',
-				data: { ...iteration, branch: result.branch ?? null }
-			});
-			// Siblings it created are still to do, so the parent cannot be woken yet; siblings that
-			// were there already (the step ran before) may all be finished.
-			const siblings =
-				child && result.siblings?.length
-					? await createChildren(
-							tx,
-							run,
-							{ ...step, path: parentPath(step.path) },
-							result.siblings,
-							claimLeft()
-						)
-					: null;
-			if (siblings !== null) await adopt(siblings);
-			if (child) {
-				if ((siblings?.due ?? 0) === 0) await wakeParent();
-			} else if (step.iteration >= 0) await iterationFinished(tx, step, false, log);
-			else {
-				const steps = snapshot ?? undefined;
-				claimed = await propagate(tx, run, graph, step.nodeId, log, { steps, claim });
-			}
-		} else if (result.type === 'wait') {
-			log.add(run.id, run.workspace_id, {
-				...at,
-				type: 'step.waiting',
-				data: { ...iteration, until: result.until?.toISOString() ?? null }
-			});
-			// Effects are idempotent: a step may ask for one each time it parks (a tool call first
-			// for an approval, then for a child run), and asking again changes nothing.
-			if (result.effect?.type === 'children') {
-				await adopt(await createChildren(tx, run, step, result.effect.children, claimLeft()));
-			} else if (result.effect) {
-				const problem = await applyWaitEffect(tx, run, step, result.effect, graph, log);
-				if (problem !== null) {
-					await tx.execute(sql`
+		if (siblings !== null) await adopt(siblings);
+		if (child) {
+			if ((siblings?.due ?? 0) === 0) await wakeParent();
+		} else if (step.iteration >= 0) await iterationFinished(tx, step, false, log);
+		else {
+			const steps = snapshot ?? undefined;
+			claimed = await propagate(tx, run, graph, step.nodeId, log, { steps, claim });
+		}
+	} else if (result.type === 'wait') {
+		log.add(run.id, run.workspace_id, {
+			...at,
+			type: 'step.waiting',
+			data: { ...iteration, until: result.until?.toISOString() ?? null }
+		});
+		// Effects are idempotent: a step may ask for one each time it parks (a tool call first
+		// for an approval, then for a child run), and asking again changes nothing.
+		if (result.effect?.type === 'children') {
+			await adopt(await createChildren(tx, run, step, result.effect.children, claimLeft()));
+		} else if (result.effect) {
+			const problem = await applyWaitEffect(tx, run, step, result.effect, graph, log);
+			if (problem !== null) {
+				await tx.execute(sql`
 						update run_steps set status = 'failed', error = ${JSON.stringify(problem)}::jsonb, due_at = null,
 							finished_at = clock_timestamp()
 						where id = ${step.id}
 					`);
-					log.add(run.id, run.workspace_id, {
-						...at,
-						type: 'step.failed',
-						data: { ...iteration, error: problem }
-					});
-					if (child) await wakeParent();
-					else await finishRun(tx, run, 'failed', { ...problem, nodeId: step.nodeId }, log);
-				}
+				log.add(run.id, run.workspace_id, {
+					...at,
+					type: 'step.failed',
+					data: { ...iteration, error: problem }
+				});
+				if (child) await wakeParent();
+				else await finishRun(tx, run, 'failed', { ...problem, nodeId: step.nodeId }, log);
 			}
-		} else if (set === 'retrying') {
-			log.add(run.id, run.workspace_id, {
-				...at,
-				type: 'step.retrying',
-				data: { ...iteration, attempt: step.attempt, error: result.error }
-			});
-		} else {
-			log.add(run.id, run.workspace_id, {
-				...at,
-				type: 'step.failed',
-				data: { ...iteration, attempt: step.attempt, error: result.error }
-			});
-			if (child) await wakeParent();
-			else if (step.iteration >= 0) await iterationFinished(tx, step, true, log);
-			else await finishRun(tx, run, 'failed', { ...result.error, nodeId: step.nodeId }, log);
 		}
-		if (isActiveRun(run.status)) {
-			// Iterations and wait effects change rows the snapshot does not track: read them again,
-			// unless this commit made child work due (then the run is busy whatever else it holds).
-			const made = childWorkDue ? 'busy' : undefined;
-			const fresh = snapshot === null || result.type === 'wait' ? made : snapshot;
-			await settleRun(tx, run, graph, log, fresh);
-		}
-		// Last, so the workspace's month row is locked only for the moment before the commit.
-		if ((result.type === 'succeeded' || result.type === 'failed') && result.usage?.length)
-			await recordUsage(tx, run, step, result.usage);
-		return { events: await log.write(tx), claimed };
-	});
+	} else if (set === 'retrying') {
+		log.add(run.id, run.workspace_id, {
+			...at,
+			type: 'step.retrying',
+			data: { ...iteration, attempt: step.attempt, error: result.error }
+		});
+	} else {
+		log.add(run.id, run.workspace_id, {
+			...at,
+			type: 'step.failed',
+			data: { ...iteration, attempt: step.attempt, error: result.error }
+		});
+		if (child) await wakeParent();
+		else if (step.iteration >= 0) await iterationFinished(tx, step, true, log);
+		else await finishRun(tx, run, 'failed', { ...result.error, nodeId: step.nodeId }, log);
+	}
+	if (isActiveRun(run.status)) {
+		// Iterations and wait effects change rows the snapshot does not track: read them again,
+		// unless this commit made child work due (then the run is busy whatever else it holds).
+		const made = childWorkDue ? 'busy' : undefined;
+		const fresh = snapshot === null || result.type === 'wait' ? made : snapshot;
+		await settleRun(tx, run, graph, log, fresh);
+	}
+	// Last, so the workspace's month row is locked only for the moment before the commit.
+	if ((result.type === 'succeeded' || result.type === 'failed') && result.usage?.length)
+		await recordUsage(tx, run, step, result.usage);
+	const parent = claimed.find((next) => resumesInline(deps, next));
+	if (parent === undefined) return claimed;
+	const others = claimed.filter((next) => next !== parent);
+	const left = claim === null ? null : { ...claim, limit: claim.limit - others.length };
+	return [...others, ...(await resumeInline(tx, deps, graph, parent, left, log))];
 }
 
 /**

@@ -185,6 +185,12 @@ export interface NodeKind<Config = unknown> {
 	 * them when absent.
 	 */
 	readsOutputs?(state: Record<string, unknown> | null): boolean;
+	/**
+	 * Woken by its children, an execution only decides what comes next from its state and their
+	 * results (quick, no side effects, never waits on anything outside): it is executed within the
+	 * commit of the child that woke it, its lookups reading that commit.
+	 */
+	resumeInline?: boolean;
 	/** How many outgoing edges the node may have (the `output` node has none). */
 	maxOutgoing?: number;
 	/** Checks beyond the schema, such as expressions that must compile. */
