@@ -441,8 +441,9 @@ async function resumeInline(
 	claim: ClaimOnCommit | null,
 	log: EventLog
 ): Promise<ClaimedStep[]> {
-	// Its lookups read this transaction: the child's result is not committed yet.
-	const inTx = { ...deps, db: tx };
+	// Its lookups read this transaction: the child's result is not committed yet. Nothing it does
+	// may wait for another connection (the embedded database has one): its run's graph is this one.
+	const inTx: StepRunnerDeps = { ...deps, db: tx, loadGraph: () => Promise.resolve(graph) };
 	const { result, input } = await executeStep(inTx, parent, new AbortController().signal);
 	return record(tx, deps, graph, parent, input, result, claim, log);
 }
