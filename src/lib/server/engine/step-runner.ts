@@ -485,9 +485,9 @@ async function record(
 		});
 	}
 	// Read after the run lock: every commit of this run before ours is visible. With a claim,
-	// the outputs come along for the steps it may take. A map iteration or a child step decides
-	// nothing from the run's other steps: only the node outputs, for the steps it may claim.
-	// A step that parks decides nothing from the run's other steps.
+	// the outputs come along for the steps it may take. A map iteration, a child step or a step
+	// that parks decides nothing from the run's other steps: only the node outputs are read, for
+	// the steps it may claim that read them.
 	const snapshot =
 		isNodeStep(step) && result.type !== 'wait' ? await loadSteps(tx, run.id, claim !== null) : null;
 	let claimed: ClaimedStep[] = [];
@@ -508,8 +508,8 @@ async function record(
 		childWorkDue = true;
 		// Steps that will not read them get none: they are not loaded for them.
 		const reading = work.claimed.some((row) => readsOutputsOf(deps.kinds.get(row.kind), row));
-		const outputs = reading ? await finished() : undefined;
-		claimed = [...claimed, ...claimedChildren(run, work, outputs, log)];
+		const given = reading ? await finished() : undefined;
+		claimed = [...claimed, ...claimedChildren(run, work, given, log)];
 	};
 	// A child's parent decides what its result means, woken when the last child finished.
 	const wakeParent = async () => adopt(await childFinished(tx, step, claimLeft()));
@@ -557,10 +557,10 @@ async function record(
 			const problem = await applyWaitEffect(tx, run, step, result.effect, graph, log);
 			if (problem !== null) {
 				await tx.execute(sql`
-						update run_steps set status = 'failed', error = ${JSON.stringify(problem)}::jsonb, due_at = null,
-							finished_at = clock_timestamp()
-						where id = ${step.id}
-					`);
+					update run_steps set status = 'failed', error = ${JSON.stringify(problem)}::jsonb, due_at = null,
+						finished_at = clock_timestamp()
+					where id = ${step.id}
+				`);
 				log.add(run.id, run.workspace_id, {
 					...at,
 					type: 'step.failed',
@@ -593,14 +593,16 @@ async function record(
 		const fresh = snapshot === null || result.type === 'wait' ? made : snapshot;
 		await settleRun(tx, run, graph, log, fresh);
 	}
+	const parent = claimed.find((next) => resumesInline(deps, next));
+	if (parent !== undefined) {
+		const others = claimed.filter((next) => next !== parent);
+		const left = claim === null ? null : { ...claim, limit: claim.limit - others.length };
+		claimed = [...others, ...(await resumeInline(tx, deps, graph, parent, left, log))];
+	}
 	// Last, so the workspace's month row is locked only for the moment before the commit.
 	if ((result.type === 'succeeded' || result.type === 'failed') && result.usage?.length)
 		await recordUsage(tx, run, step, result.usage);
-	const parent = claimed.find((next) => resumesInline(deps, next));
-	if (parent === undefined) return claimed;
-	const others = claimed.filter((next) => next !== parent);
-	const left = claim === null ? null : { ...claim, limit: claim.limit - others.length };
-	return [...others, ...(await resumeInline(tx, deps, graph, parent, left, log))];
+	return claimed;
 }
 
 /**
