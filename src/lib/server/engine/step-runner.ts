@@ -423,8 +423,11 @@ export async function commitStep(
 	const graph = await deps.loadGraph(step.versionId);
 	return deps.db.transaction(async (tx) => {
 		const log = new EventLog();
-		const claimed = await record(tx, deps, graph, step, input, result, claim, log);
-		return { events: await log.write(tx), claimed };
+		const last: Promise<unknown>[] = [];
+		const claimed = await record(tx, deps, graph, step, input, result, claim, log, last);
+		// The ledger rows go with the events, in one round trip.
+		const [events] = await inOrder(log.write(tx), Promise.allSettled(last));
+		return { events, claimed };
 	});
 }
 
@@ -439,13 +442,14 @@ async function resumeInline(
 	graph: WorkflowGraph,
 	parent: ClaimedStep,
 	claim: ClaimOnCommit | null,
-	log: EventLog
+	log: EventLog,
+	last: Promise<unknown>[]
 ): Promise<ClaimedStep[]> {
 	// Its lookups read this transaction: the child's result is not committed yet. Nothing it does
 	// may wait for another connection (the embedded database has one): its run's graph is this one.
 	const inTx: StepRunnerDeps = { ...deps, db: tx, loadGraph: () => Promise.resolve(graph) };
 	const { result, input } = await executeStep(inTx, parent, new AbortController().signal);
-	return record(tx, deps, graph, parent, input, result, claim, log);
+	return record(tx, deps, graph, parent, input, result, claim, log, last);
 }
 
 /** Whether a claimed step is a parent woken by its children that its kind resumes inline. */
@@ -462,17 +466,17 @@ async function record(
 	input: unknown,
 	result: ExecutionResult,
 	claim: ClaimOnCommit | null,
-	log: EventLog
+	log: EventLog,
+	last: Promise<unknown>[]
 ): Promise<ClaimedStep[]> {
 	const node = nodeForStep(graph, step);
-	const fenced = await lockRunAndFence(
-		tx,
-		step,
-		input,
-		result,
-		node ? retryPolicyOf(node) : null,
-		deps
-	);
+	const child = step.path !== '';
+	const fencing = lockRunAndFence(tx, step, input, result, node ? retryPolicyOf(node) : null, deps);
+	// What this commit does whatever else the run holds is sent right behind the statement that
+	// locks the run, and runs once the lock is held: one round trip for both. Should the lock find
+	// the run ended or the lease lost, it is rolled back with the rest.
+	const ahead = sentAhead(tx, step, result, claim);
+	const [fenced] = await inOrder(fencing, ahead.done);
 	if (fenced === null) throw new StaleLeaseError('the run has ended');
 	const { run, set } = fenced;
 	if (set === 'stale') throw new StaleLeaseError('the lease was taken over');
@@ -488,10 +492,8 @@ async function record(
 	// the outputs come along for the steps it may take. A map iteration, a child step or a step
 	// that parks decides nothing from the run's other steps: only the node outputs are read, for
 	// the steps it may claim that read them.
-	const snapshot =
-		isNodeStep(step) && result.type !== 'wait' ? await loadSteps(tx, run.id, claim !== null) : null;
+	const snapshot = (await ahead.snapshot) ?? null;
 	let claimed: ClaimedStep[] = [];
-	const child = step.path !== '';
 	let outputs: FinishedStep[] | undefined;
 	const finished = async () =>
 		snapshot === null
@@ -525,19 +527,11 @@ async function record(
 		});
 		// Siblings it created are still to do, so the parent cannot be woken yet; siblings that
 		// were there already (the step ran before) may all be finished.
-		const siblings =
-			child && result.siblings?.length
-				? await createChildren(
-						tx,
-						run,
-						{ ...step, path: parentPath(step.path) },
-						result.siblings,
-						claimLeft()
-					)
-				: null;
+		const siblings = (await ahead.siblings) ?? null;
 		if (siblings !== null) await adopt(siblings);
 		if (child) {
-			if ((siblings?.due ?? 0) === 0) await wakeParent();
+			if (siblings === null) await adopt(await (ahead.woken as Promise<ChildWork>));
+			else if (siblings.due === 0) await wakeParent();
 		} else if (step.iteration >= 0) await iterationFinished(tx, step, false, log);
 		else {
 			const steps = snapshot ?? undefined;
@@ -552,7 +546,7 @@ async function record(
 		// Effects are idempotent: a step may ask for one each time it parks (a tool call first
 		// for an approval, then for a child run), and asking again changes nothing.
 		if (result.effect?.type === 'children') {
-			await adopt(await createChildren(tx, run, step, result.effect.children, claimLeft()));
+			await adopt(await (ahead.children as Promise<ChildWork>));
 		} else if (result.effect) {
 			const problem = await applyWaitEffect(tx, run, step, result.effect, graph, log);
 			if (problem !== null) {
@@ -597,12 +591,62 @@ async function record(
 	if (parent !== undefined) {
 		const others = claimed.filter((next) => next !== parent);
 		const left = claim === null ? null : { ...claim, limit: claim.limit - others.length };
-		claimed = [...others, ...(await resumeInline(tx, deps, graph, parent, left, log))];
+		claimed = [...others, ...(await resumeInline(tx, deps, graph, parent, left, log, last))];
 	}
 	// Last, so the workspace's month row is locked only for the moment before the commit.
-	if ((result.type === 'succeeded' || result.type === 'failed') && result.usage?.length)
-		await recordUsage(tx, run, step, result.usage);
+	if ((result.type === 'succeeded' || result.type === 'failed') && result.usage?.length) {
+		const written = recordUsage(tx, run, step, result.usage);
+		// Awaited with the event log; a failure meanwhile is not left unhandled.
+		written.catch(() => {});
+		last.push(written);
+	}
 	return claimed;
+}
+
+/** The statements a commit sends behind its run lock, known from the result alone. */
+function sentAhead(
+	tx: Db,
+	step: ClaimedStep,
+	result: ExecutionResult,
+	claim: ClaimOnCommit | null
+) {
+	const run = { id: step.runId, workspace_id: step.workspaceId };
+	const child = step.path !== '';
+	const siblings =
+		child && result.type === 'succeeded' && result.siblings?.length
+			? createChildren(tx, run, { ...step, path: parentPath(step.path) }, result.siblings, claim)
+			: undefined;
+	const ahead = {
+		// A node step that does not park decides from the run's other steps.
+		snapshot:
+			isNodeStep(step) && result.type !== 'wait'
+				? loadSteps(tx, step.runId, claim !== null)
+				: undefined,
+		siblings,
+		// A child that succeeded making no siblings may be the last: its parent is woken if so.
+		woken:
+			child && result.type === 'succeeded' && siblings === undefined
+				? childFinished(tx, step, claim)
+				: undefined,
+		children:
+			result.type === 'wait' && result.effect?.type === 'children'
+				? createChildren(tx, run, step, result.effect.children, claim)
+				: undefined
+	};
+	const sent: Promise<unknown>[] = Object.values(ahead).filter((work) => work !== undefined);
+	return { ...ahead, done: Promise.allSettled(sent) };
+}
+
+/**
+ * Awaits the statement sent first and those sent behind it; the first one's failure is the one
+ * thrown (those behind it fail only because the transaction did).
+ */
+async function inOrder<T>(first: Promise<T>, behind: Promise<PromiseSettledResult<unknown>[]>) {
+	const [settled] = await Promise.allSettled([first, behind]);
+	if (settled.status === 'rejected') throw settled.reason;
+	const failed = (await behind).find((result) => result.status === 'rejected');
+	if (failed !== undefined) throw failed.reason;
+	return [settled.value] as const;
 }
 
 /**
