@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { OutboundHttpError, type GuardedHttp } from '../outbound/guarded-http.ts';
 import type { SandboxPool } from '../sandbox/pool.ts';
+import { LruCache } from '../platform/lru.ts';
 import { toolNamePattern, type ToolRisk } from '../../schemas/tools.ts';
 
 // Shared with the forms and the API (src/lib/schemas/tools.ts).
@@ -204,25 +205,21 @@ export function builtInTools(deps: BuiltInToolDeps): Tool[] {
 }
 
 // Making a formatter costs far more than using one: the zones asked for recently keep theirs.
-const formatters = new Map<string, Intl.DateTimeFormat>();
-const formattersKept = 64;
+const formatters = new LruCache<string, Intl.DateTimeFormat>(64);
 
 function localTime(timeZone: string): Intl.DateTimeFormat {
 	let formatter = formatters.get(timeZone);
-	if (formatter === undefined) {
-		try {
-			formatter = new Intl.DateTimeFormat('en-CA', {
-				timeZone,
-				dateStyle: 'short',
-				timeStyle: 'medium',
-				hourCycle: 'h23'
-			});
-		} catch {
-			throw new ToolError('invalid_input', `Unknown time zone "${timeZone}".`);
-		}
-		if (formatters.size >= formattersKept)
-			formatters.delete(formatters.keys().next().value as string);
-	} else formatters.delete(timeZone);
+	if (formatter !== undefined) return formatter;
+	try {
+		formatter = new Intl.DateTimeFormat('en-CA', {
+			timeZone,
+			dateStyle: 'short',
+			timeStyle: 'medium',
+			hourCycle: 'h23'
+		});
+	} catch {
+		throw new ToolError('invalid_input', `Unknown time zone "${timeZone}".`);
+	}
 	formatters.set(timeZone, formatter);
 	return formatter;
 }
