@@ -31,6 +31,9 @@ const claimColumns = sql.raw(
 	'id, node_id, iteration, path, kind, attempt, lease_epoch, input, state, error'
 );
 
+/** A row as the statements below return it: `claimColumns`, and whether it was claimed. */
+type ReturnedRow = Omit<ChildClaimRow, 'claimed_from'> & { running: boolean };
+
 /** Child work made due by a commit: how many steps it made due, and those it claimed. */
 export interface ChildWork {
 	due: number;
@@ -77,7 +80,7 @@ export async function createChildren(
 		on conflict (run_id, node_id, iteration, path) do nothing
 		returning ${claimColumns}, status = 'running' as running
 	`);
-	const created = rows<Omit<ChildClaimRow, 'claimed_from'> & { running: boolean }>(inserted);
+	const created = rows<ReturnedRow>(inserted);
 	const claimed: ChildClaimRow[] = [];
 	for (const { running, ...row } of created)
 		if (running) claimed.push({ ...row, claimed_from: 'ready' });
@@ -113,7 +116,7 @@ export async function childFinished(
 			)
 		returning ${claimColumns}, status = 'running' as running
 	`);
-	const row = rows<ChildClaimRow & { running: boolean }>(woken)[0];
+	const row = rows<ReturnedRow>(woken)[0];
 	if (row === undefined) return { due: 0, claimed: [] };
 	const { running, ...claimed } = row;
 	return { due: 1, claimed: running ? [{ ...claimed, claimed_from: 'waiting' }] : [] };
